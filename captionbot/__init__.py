@@ -1,0 +1,1 @@
+"""captionbot: image captions for chat communities, served by BLIP workers."""

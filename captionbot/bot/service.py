@@ -1,0 +1,47 @@
+"""The command logic both bots share: turn a user's image and options into a job, run it, and the admin
+commands. Platform code only downloads, renders and replies."""
+
+import asyncio
+from dataclasses import dataclass
+
+from captionbot.core.celery_config import make_celery
+from captionbot.core.control import WorkerReply, reload_workers, worker_status
+from captionbot.core.images import shrink_for_job
+from captionbot.core.jobs import Job, JobResult, Mode, ModelName, Options
+from captionbot.core.queue import CaptionQueue
+from captionbot.core.settings import Settings
+
+
+@dataclass(frozen=True)
+class CaptionRequest:
+    image: bytes  # as downloaded
+    models: tuple[ModelName, ...] = ("finetuned",)
+    mode: Mode = Mode.single
+    options: Options = Options()
+    user_id: str = ""
+
+
+class CaptionService:
+    def __init__(self, settings: Settings, queue: CaptionQueue | None = None) -> None:
+        self.settings = settings
+        self.queue = queue or CaptionQueue(settings, make_celery(settings))
+
+    async def caption(self, request: CaptionRequest) -> JobResult:
+        """Check and shrink the image off the event loop, queue it, await the result.
+
+        Raises a `CaptionError` (image refused, busy, timed out, service unavailable); a result may still
+        carry a worker-side error: call `raise_for_error()`.
+        """
+        s = self.settings
+        image = await asyncio.to_thread(shrink_for_job, request.image, s.max_image_bytes, s.max_image_pixels, s.job_image_side)
+        job = Job(image=image, models=request.models, mode=request.mode, options=request.options)
+        return await self.queue.caption(job)
+
+    async def reload(self, version: str | None, timeout: float = 120.0) -> list[WorkerReply]:
+        return await asyncio.to_thread(reload_workers, self.queue.app, version, timeout)
+
+    async def status(self) -> list[WorkerReply]:
+        return await asyncio.to_thread(worker_status, self.queue.app)
+
+    async def aclose(self) -> None:
+        await self.queue.aclose()

@@ -1,0 +1,59 @@
+"""`captionbot`: one entry point for every process and tool (DESIGN.md, command line).
+
+Each command family lives in its own module exposing `add_commands(subparsers)`; a command's handler is
+stored as `func` and imports what it needs when it runs, so `captionbot discord --help` loads no torch.
+"""
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+COMMAND_MODULES = (
+    "captionbot.commands.caption",
+    "captionbot.commands.serve",
+    "captionbot.commands.models",
+    "captionbot.commands.demo",
+    "captionbot.training.cli",
+)
+
+
+class UsageError(Exception):
+    """A bad command line: one line on stderr, exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import importlib
+
+    parser = argparse.ArgumentParser(prog="captionbot", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name != name:
+                raise
+            continue  # a command family not in this build
+        module.add_commands(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return int(args.func(args) or 0)
+    except UsageError as err:
+        parser.exit(2, f"captionbot {args.command}: error: {err}\n")
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The `captionbot` subcommands, one module per family."""

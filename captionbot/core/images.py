@@ -1,0 +1,148 @@
+"""Image intake shared by every entry point: check from the header, then decode to a plain RGB picture.
+
+Pillow only (no torch): the bots use it to refuse bad files and shrink good ones before a job is queued,
+the worker to decode what it receives.
+"""
+
+import io
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from captionbot.core.errors import (
+    ACCEPTED_IMAGES,
+    ImageCorrupt,
+    ImageEmpty,
+    ImageTooLarge,
+    ImageTooManyPixels,
+    ImageUnsupported,
+)
+
+FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
+MIME_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif", "image/bmp")
+_WHITE = (255, 255, 255)
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    format: str
+    width: int
+    height: int
+    frames: int
+
+
+def human_size(n_bytes: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n_bytes < 1024 or unit == "GB":
+            return f"{n_bytes:.0f} {unit}" if unit == "bytes" else f"{n_bytes:.1f} {unit}"
+        n_bytes /= 1024
+    raise AssertionError("unreachable")
+
+
+def check_size(n_bytes: int, max_bytes: int) -> None:
+    """Refuse by byte count alone: usable on a platform's metadata before any download."""
+    if n_bytes <= 0:
+        raise ImageEmpty()
+    if n_bytes > max_bytes:
+        raise ImageTooLarge(
+            f"That file is {human_size(n_bytes)}, over the {human_size(max_bytes)} limit; send a smaller image."
+        )
+
+
+def _open(data: bytes, max_bytes: int, max_pixels: int) -> Image.Image:
+    """Open lazily (header only) and check size and pixel count before anything is decoded."""
+    check_size(len(data), max_bytes)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=FORMATS)
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as err:
+        raise ImageTooManyPixels(_pixels_message(max_pixels)) from err
+    except UnidentifiedImageError as err:
+        raise ImageUnsupported(_unsupported_message(data)) from err
+    except (OSError, SyntaxError, ValueError) as err:
+        raise ImageCorrupt() from err
+    if image.width * image.height > max_pixels:
+        raise ImageTooManyPixels(_pixels_message(max_pixels, image.width, image.height))
+    return image
+
+
+def _pixels_message(max_pixels: int, width: int = 0, height: int = 0) -> str:
+    megapixels = max_pixels / 1e6
+    what = f"That image is {width}×{height} pixels" if width else "That image has too many pixels"
+    return f"{what}, over the {megapixels:.0f} megapixel limit; send a smaller image."
+
+
+def _unsupported_message(data: bytes) -> str:
+    head = data[:512].lstrip().lower()
+    if b"<svg" in head or (head.startswith(b"<?xml") and b"svg" in data[:4096].lower()):
+        kind = "an SVG drawing"
+    elif head.startswith((b"<!doctype html", b"<html")) or b"<html" in head:
+        kind = "a web page"
+    elif head.startswith(b"%pdf"):
+        kind = "a PDF document"
+    else:
+        kind = _other_image_format(data) or "not an image"
+    return f"That file is {kind}; send a {ACCEPTED_IMAGES} file."
+
+
+def _other_image_format(data: bytes) -> str | None:
+    try:
+        with Image.open(io.BytesIO(data)) as other:
+            return f"a {other.format} image, which is not supported"
+    except Exception:
+        return None
+
+
+def inspect_image(data: bytes, max_bytes: int, max_pixels: int) -> ImageInfo:
+    """Check a file from its header: format, size, pixel count. Raises an `ImageRejected` subclass."""
+    with _open(data, max_bytes, max_pixels) as image:
+        return ImageInfo(image.format or "", image.width, image.height, getattr(image, "n_frames", 1))
+
+
+def decode_image(data: bytes, max_bytes: int, max_pixels: int, min_side: int | None = None) -> Image.Image:
+    """Decode to an upright RGB image: first frame, EXIF orientation applied, transparency on white.
+
+    With `min_side`, JPEGs are decoded in draft mode at the smallest scale whose sides still cover it.
+    """
+    image = _open(data, max_bytes, max_pixels)
+    try:
+        if min_side and image.format == "JPEG":
+            image.draft("RGB", (min_side, min_side))
+        image.seek(0)
+        image.load()
+        upright = ImageOps.exif_transpose(image)
+        return to_rgb(upright)
+    except (OSError, SyntaxError, ValueError, EOFError) as err:
+        raise ImageCorrupt() from err
+    finally:
+        image.close()
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any Pillow mode to RGB: palette and alpha composited on white, 16-bit scaled, CMYK converted."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        image = image.point(lambda value: value / 256).convert("L")
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, _WHITE + (255,))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if image.mode == "F":
+        image = image.convert("L")
+    return image.convert("RGB") if image.mode != "RGB" else image
+
+
+def shrink_for_job(data: bytes, max_bytes: int, max_pixels: int, side: int) -> bytes:
+    """What a bot queues: the upright RGB picture, its longer side at most `side`, as a JPEG.
+
+    A 12 MP phone photo becomes a JPEG of a few hundred KB at most; the worker decodes it far faster.
+    """
+    image = decode_image(data, max_bytes, max_pixels, min_side=side)
+    if max(image.size) > side:
+        image.thumbnail((side, side), Image.Resampling.BICUBIC)
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=90)
+    return out.getvalue()

@@ -1,0 +1,172 @@
+"""The queue client: send a job to the workers by task name and await its result.
+
+Senders never import the worker: `send_task` names the task. `caption` awaits the result from asyncio on the
+Redis result backend's own publish channel, so a bot's event loop is never blocked; `caption_sync` is the
+blocking twin for the command line.
+"""
+
+import asyncio
+import logging
+
+import redis
+import redis.asyncio as aioredis
+from celery import Celery
+from kombu.exceptions import OperationalError
+
+from captionbot.core.celery_config import make_celery
+from captionbot.core.errors import CaptionError, ServiceUnavailable, TimedOut
+from captionbot.core.jobs import TASK_NAME, Job, JobResult
+from captionbot.core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_SEND_RETRY = {"max_retries": 2, "interval_start": 0.1, "interval_step": 0.5, "interval_max": 1.0}
+
+
+class CaptionQueue:
+    def __init__(self, settings: Settings, app: Celery | None = None) -> None:
+        self.settings = settings
+        self.app = app or make_celery(settings)
+        self._waiter: _ResultWaiter | None = None
+
+    def send(self, job: Job) -> None:
+        """Put a job on the queue (blocking; a few ms). `ServiceUnavailable` when Redis cannot be reached."""
+        try:
+            self.app.send_task(
+                TASK_NAME,
+                args=[job.wire()],
+                task_id=job.job_id,
+                queue=self.settings.queue_name,
+                retry=True,
+                retry_policy=_SEND_RETRY,
+            )
+        except (OperationalError, redis.RedisError, OSError) as err:
+            raise ServiceUnavailable() from err
+
+    async def caption(self, job: Job, timeout: float | None = None) -> JobResult:
+        """Send a job and await its result without blocking the event loop."""
+        timeout = self.settings.job_timeout_s if timeout is None else timeout
+        if self._waiter is None:
+            self._waiter = _ResultWaiter(self.app, self.settings)
+        async with self._waiter.watch(job.job_id) as result:
+            await asyncio.to_thread(self.send, job)
+            try:
+                meta = await asyncio.wait_for(result, timeout)
+            except asyncio.TimeoutError as err:
+                raise TimedOut() from err
+        return _job_result(job.job_id, meta)
+
+    def caption_sync(self, job: Job, timeout: float | None = None) -> JobResult:
+        timeout = self.settings.job_timeout_s if timeout is None else timeout
+        self.send(job)
+        async_result = self.app.AsyncResult(job.job_id)
+        try:
+            async_result.get(timeout=timeout, propagate=False, interval=0.05)
+        except TimeoutError as err:
+            raise TimedOut() from err
+        except (OperationalError, redis.RedisError, OSError) as err:
+            raise ServiceUnavailable() from err
+        return _job_result(job.job_id, {"status": async_result.state, "result": async_result.result})
+
+    async def aclose(self) -> None:
+        if self._waiter is not None:
+            await self._waiter.aclose()
+            self._waiter = None
+
+
+def _job_result(job_id: str, meta: dict) -> JobResult:
+    if meta.get("status") != "SUCCESS" or not isinstance(meta.get("result"), dict):
+        log.error("job %s ended in state %s", job_id, meta.get("status"))
+        return JobResult.failed(job_id, CaptionError())
+    return JobResult.model_validate(meta["result"])
+
+
+class _ResultWaiter:
+    """Awaits Celery results on the Redis backend: the backend publishes each result on a channel named by
+    its key, so one subscription per job, read by one reader task, wakes exactly the caller that waits."""
+
+    def __init__(self, app: Celery, settings: Settings) -> None:
+        self._backend = app.backend
+        self._client = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
+        self._pubsub = self._client.pubsub()
+        self._futures: dict[str, asyncio.Future] = {}
+        self._reader: asyncio.Task | None = None
+        # redis-py's PubSub opens its connection lazily: concurrent first subscribes would open several.
+        self._commands = asyncio.Lock()
+
+    def watch(self, task_id: str) -> "_Watch":
+        return _Watch(self, task_id)
+
+    async def _subscribe(self, task_id: str) -> tuple[str, asyncio.Future]:
+        key = self._backend.get_key_for_task(task_id).decode()
+        future = asyncio.get_running_loop().create_future()
+        self._futures[key] = future
+        try:
+            async with self._commands:
+                await self._pubsub.subscribe(key)
+        except (redis.RedisError, OSError) as err:
+            self._futures.pop(key, None)
+            raise ServiceUnavailable() from err
+        if self._reader is None or self._reader.done():
+            self._reader = asyncio.create_task(self._read())
+        return key, future
+
+    async def _result(self, key: str, future: asyncio.Future) -> dict:
+        # The result may have been stored before the subscription took effect: look once, then wait.
+        try:
+            stored = await self._client.get(key)
+        except (redis.RedisError, OSError) as err:
+            raise ServiceUnavailable() from err
+        payload = stored if stored is not None else await future
+        return self._backend.decode_result(payload)
+
+    async def _unsubscribe(self, key: str) -> None:
+        self._futures.pop(key, None)
+        try:
+            async with self._commands:
+                await self._pubsub.unsubscribe(key)
+        except (redis.RedisError, OSError):
+            log.debug("could not unsubscribe from %s", key)
+
+    async def _read(self) -> None:
+        while self._futures:
+            try:
+                message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            except (redis.RedisError, OSError) as err:
+                self._fail_all(err)
+                return
+            if message is None:
+                continue
+            channel = message["channel"]
+            future = self._futures.get(channel.decode() if isinstance(channel, bytes) else channel)
+            if future is not None and not future.done():
+                future.set_result(message["data"])
+
+    def _fail_all(self, err: Exception) -> None:
+        for future in self._futures.values():
+            if not future.done():
+                future.set_exception(ServiceUnavailable())
+        log.warning("lost the result channel: %s", type(err).__name__)
+        self._pubsub = self._client.pubsub()
+
+    async def aclose(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+        await self._pubsub.aclose()
+        await self._client.aclose()
+
+
+class _Watch:
+    """Subscribe before sending, so a result published before we listen is never missed."""
+
+    def __init__(self, waiter: _ResultWaiter, task_id: str) -> None:
+        self._waiter = waiter
+        self._task_id = task_id
+        self._key = ""
+
+    async def __aenter__(self) -> "asyncio.Future[dict]":
+        self._key, future = await self._waiter._subscribe(self._task_id)
+        return asyncio.ensure_future(self._waiter._result(self._key, future))
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._waiter._unsubscribe(self._key)

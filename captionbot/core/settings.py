@@ -1,0 +1,85 @@
+"""Settings from the environment or `.env` (see `.env.example` for every one, with a comment)."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+IdList = Annotated[list[str], NoDecode]
+
+
+def _split_ids(value: object) -> object:
+    """Accept `1,2,3` (or whitespace-separated) as well as a list."""
+    if isinstance(value, str):
+        return [part for part in value.replace(",", " ").split() if part]
+    if isinstance(value, int):
+        return [str(value)]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # Queue
+    redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
+    queue_name: str = "captions"
+    job_timeout_s: float = Field(60.0, gt=0)
+    result_expires_s: int = Field(3600, gt=0)
+    visibility_timeout_s: int = Field(600, gt=0)
+    queue_max_depth: int = Field(100, ge=1)
+    user_rate_per_minute: int = Field(10, ge=1)
+
+    # Models
+    pretrained_model: str = "Salesforce/blip-image-captioning-base"
+    finetuned_model: str | None = None
+    model_dir: Path = Path("models")
+    device: str = "auto"
+    worker_concurrency: int = Field(16, ge=1)
+    batch_max_size: int = Field(16, ge=1)
+    batch_max_wait_ms: float = Field(10.0, ge=0)
+    reload_on_publish: bool = False
+
+    # Images
+    max_image_bytes: int = Field(25 * 1024 * 1024, ge=1024)
+    max_image_pixels: int = Field(50_000_000, ge=10_000)
+    job_image_side: int = Field(768, ge=64)
+
+    # Discord
+    discord_token: SecretStr | None = None
+    discord_admin_user_ids: IdList = []
+    discord_admin_role_ids: IdList = []
+    discord_guild_ids: IdList = []
+    discord_auto_caption_channels: IdList = []
+    discord_alt_text: bool = False
+
+    # Slack
+    slack_bot_token: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_admin_user_ids: IdList = []
+    slack_auto_caption_channels: IdList = []
+    slack_api_url: str = "https://slack.com/api/"
+
+    # Metrics
+    metrics_port: int | None = None
+
+    @field_validator(
+        "discord_admin_user_ids",
+        "discord_admin_role_ids",
+        "discord_guild_ids",
+        "discord_auto_caption_channels",
+        "slack_admin_user_ids",
+        "slack_auto_caption_channels",
+        mode="before",
+    )
+    @classmethod
+    def _ids(cls, value: object) -> object:
+        return _split_ids(value)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

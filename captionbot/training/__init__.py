@@ -1,0 +1,1 @@
+"""Fine-tune, score, report and publish BLIP checkpoints. Never imports `captionbot.worker`."""

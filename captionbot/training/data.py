@@ -1,0 +1,284 @@
+"""Flickr8k-format caption data in the layouts found in the wild, read into one shape.
+
+    original   Flickr8k.token.txt (`name.jpg#N<TAB>caption`), images in Flicker8k_Dataset/ (sic) or Images/,
+               splits in Flickr_8k.{train,dev,test}Images.txt
+    kaggle     captions.txt, a CSV with the header `image,caption` (captions with commas are quoted), Images/
+    karpathy   dataset_flickr8k.json: images[].{filename, split, sentences[].raw}
+    pipe       a text file of `image|caption` lines (Flickr30k's `image_name| comment_number| comment` too)
+
+`read_captions` reads captions only (enough to score predictions against); `load_data` also checks the image
+files and splits by image. Nothing here imports torch.
+"""
+
+import csv
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from captionbot.training.splits import SPLITS, split_by_image
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif")
+IMAGE_DIRS = ("Flicker8k_Dataset", "Flickr8k_Dataset", "Images", "images", "Flickr8k_Dataset/Flicker8k_Dataset")
+TOKEN_FILE = "Flickr8k.token.txt"
+KAGGLE_FILE = "captions.txt"
+KARPATHY_FILE = "dataset_flickr8k.json"
+SPLIT_FILES = {"train": "Flickr_8k.trainImages.txt", "val": "Flickr_8k.devImages.txt", "test": "Flickr_8k.testImages.txt"}
+KARPATHY_SPLITS = {"train": "train", "restval": "train", "val": "val", "test": "test"}
+TEXT_DIRS = (".", "Flickr8k_text", "text")
+
+
+class DataError(Exception):
+    """The folder holds no usable caption data; the message says what was looked for."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    entry: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Example:
+    """One image and all its captions."""
+
+    image: str  # file name, the image id used in predictions and references
+    path: Path
+    captions: tuple[str, ...]
+
+
+@dataclass
+class Captions:
+    """What a layout's files say, before the image files are checked."""
+
+    format: str
+    root: Path
+    image_dir: Path
+    captions: dict[str, list[str]]  # file name -> captions, in file order
+    split_of: dict[str, str] | None  # file name -> train/val/test where the layout names splits
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+@dataclass
+class DataSet:
+    format: str
+    root: Path
+    splits: dict[str, list[Example]]
+    skipped: list[Skipped]
+
+    def summary(self) -> dict:
+        """The `check-data --json` object."""
+        return {
+            "format": self.format,
+            "splits": {
+                name: {"images": len(examples), "captions": sum(len(e.captions) for e in examples)}
+                for name, examples in self.splits.items()
+            },
+            "skipped": [{"entry": s.entry, "reason": s.reason} for s in self.skipped],
+        }
+
+
+def clean_caption(caption: str) -> str:
+    """One line, single spaces, no trailing full stop (Flickr8k ends most captions with ' .')."""
+    caption = " ".join(caption.split())
+    return caption.rstrip(" .").strip()
+
+
+def is_image_name(name: str) -> bool:
+    return name.lower().endswith(IMAGE_SUFFIXES)
+
+
+def _find(root: Path, name: str, parents: tuple[str, ...] = TEXT_DIRS) -> Path | None:
+    for parent in parents:
+        candidate = root / parent / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _image_dir(root: Path) -> Path:
+    for name in IMAGE_DIRS:
+        if (root / name).is_dir():
+            return root / name
+    return root
+
+
+def _add(captions: dict[str, list[str]], skipped: list[Skipped], image: str, caption: str, entry: str) -> None:
+    image, caption = image.strip(), clean_caption(caption)
+    if not is_image_name(image):
+        skipped.append(Skipped(entry, f"'{image}' is not an image file name"))
+    elif not caption:
+        skipped.append(Skipped(entry, "empty caption"))
+    else:
+        captions.setdefault(image, []).append(caption)
+
+
+def read_original(root: Path, token_file: Path) -> Captions:
+    """Flickr8k.token.txt lines `1000268201_693b08cb0e.jpg#0<TAB>A child in a pink dress ... .`"""
+    captions: dict[str, list[str]] = {}
+    skipped: list[Skipped] = []
+    for number, line in enumerate(token_file.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        key, tab, caption = line.partition("\t")
+        image, hash_sign, _ = key.rpartition("#")
+        if not tab or not hash_sign:
+            skipped.append(Skipped(f"{token_file.name}:{number}", "not a `name.jpg#N<TAB>caption` line"))
+            continue
+        _add(captions, skipped, image, caption, key)
+    split_of = None
+    lists = {split: _find(root, name) for split, name in SPLIT_FILES.items()}
+    if any(lists.values()):
+        split_of = {}
+        for split, path in lists.items():
+            for name in path.read_text(encoding="utf-8").split() if path else []:
+                split_of.setdefault(name, split)
+    return Captions("original", root, _image_dir(root), captions, split_of, skipped)
+
+
+def read_kaggle(root: Path, csv_file: Path) -> Captions:
+    """captions.txt: `image,caption` with a header; a caption holding a comma is quoted."""
+    captions: dict[str, list[str]] = {}
+    skipped: list[Skipped] = []
+    with csv_file.open(encoding="utf-8", newline="") as handle:
+        rows = csv.reader(handle)
+        header = [cell.strip().lower() for cell in next(rows, [])]
+        if header[:2] != ["image", "caption"]:
+            raise DataError(f"{csv_file} does not start with the header `image,caption`.")
+        for number, row in enumerate(rows, 2):
+            if not row:
+                continue
+            if len(row) != 2:
+                skipped.append(Skipped(f"{csv_file.name}:{number}", f"{len(row)} fields, expected `image,caption`"))
+                continue
+            _add(captions, skipped, row[0], row[1], f"{csv_file.name}:{number}")
+    return Captions("kaggle", root, _image_dir(root), captions, None, skipped)
+
+
+def read_karpathy(root: Path, json_file: Path) -> Captions:
+    """dataset_flickr8k.json: {"images": [{"filename", "split", "sentences": [{"raw"}]}]}; restval trains."""
+    try:
+        images = json.loads(json_file.read_text(encoding="utf-8"))["images"]
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        raise DataError(f"{json_file} is not a Karpathy split file (expected an `images` list).") from err
+    captions: dict[str, list[str]] = {}
+    skipped: list[Skipped] = []
+    split_of: dict[str, str] = {}
+    for entry in images:
+        name = str(Path(entry.get("filepath", "")) / entry.get("filename", ""))
+        split = KARPATHY_SPLITS.get(entry.get("split", ""))
+        if split is None:
+            skipped.append(Skipped(name, f"unknown split '{entry.get('split')}'"))
+            continue
+        for sentence in entry.get("sentences", []):
+            _add(captions, skipped, name, sentence.get("raw", ""), name)
+        split_of[name] = split
+    return Captions("karpathy", root, _image_dir(root), captions, split_of, skipped)
+
+
+def read_pipe(root: Path, text_file: Path) -> Captions:
+    """`image|caption` lines, with or without a header; `image| N| caption` (Flickr30k's results.csv) too."""
+    captions: dict[str, list[str]] = {}
+    skipped: list[Skipped] = []
+    for number, line in enumerate(text_file.read_text(encoding="utf-8").splitlines(), 1):
+        parts = [part.strip() for part in line.split("|")]
+        if not line.strip() or (number == 1 and parts[0].lower() in ("image", "image_name")):
+            continue
+        if len(parts) < 2:
+            skipped.append(Skipped(f"{text_file.name}:{number}", "no `|` between image and caption"))
+            continue
+        if len(parts) == 3 and parts[1].isdigit():
+            parts = [parts[0], parts[2]]
+        _add(captions, skipped, parts[0], "|".join(parts[1:]), f"{text_file.name}:{number}")
+    return Captions("pipe", root, _image_dir(root), captions, None, skipped)
+
+
+def _pipe_file(root: Path) -> Path | None:
+    for path in sorted(root.iterdir()):
+        if path.is_file() and path.suffix.lower() in (".txt", ".csv", ".psv"):
+            with path.open(encoding="utf-8", errors="replace") as handle:
+                first = handle.readline()
+            if "|" in first and "\t" not in first:
+                return path
+    return None
+
+
+def read_captions(path: Path | str) -> Captions:
+    """Detect the layout of a folder (or one of its caption files) and read its captions."""
+    path = Path(path)
+    if path.is_file():
+        return _read_file(path.parent, path)
+    if not path.is_dir():
+        raise DataError(f"{path} does not exist; pass a Flickr8k-layout folder.")
+    for name in (KARPATHY_FILE, TOKEN_FILE):
+        found = _find(path, name)
+        if found:
+            return _read_file(path, found)
+    kaggle = path / KAGGLE_FILE
+    if kaggle.is_file() and kaggle.open(encoding="utf-8").readline().strip().lower().startswith("image,caption"):
+        return read_kaggle(path, kaggle)
+    pipe = _pipe_file(path)
+    if pipe:
+        return read_pipe(path, pipe)
+    raise DataError(
+        f"No caption file found in {path}: expected {TOKEN_FILE} (original), {KAGGLE_FILE} with the header "
+        f"`image,caption` (Kaggle), {KARPATHY_FILE} (Karpathy) or a text file of `image|caption` lines."
+    )
+
+
+def _read_file(root: Path, path: Path) -> Captions:
+    if path.suffix == ".json":
+        return read_karpathy(root, path)
+    first = path.open(encoding="utf-8", errors="replace").readline()
+    if "\t" in first and "#" in first.split("\t")[0]:
+        return read_original(root, path)
+    if first.strip().lower().startswith("image,caption"):
+        return read_kaggle(root, path)
+    if "|" in first:
+        return read_pipe(root, path)
+    raise DataError(f"{path} is in none of the Flickr8k layouts this tool reads.")
+
+
+def _existing_images(found: Captions) -> tuple[list[Example], list[Skipped]]:
+    present = {p.name for p in found.image_dir.iterdir()} if found.image_dir.is_dir() else set()
+    examples, skipped = [], []
+    where = found.image_dir.relative_to(found.root) if found.image_dir != found.root else Path(".")
+    for image, captions in found.captions.items():
+        if image in present or (found.image_dir / image).is_file():
+            examples.append(Example(image, found.image_dir / image, tuple(captions)))
+        else:
+            skipped.append(Skipped(image, f"image file missing from {where}/; its {len(captions)} captions skipped"))
+    return examples, skipped
+
+
+def _listed_splits(found: Captions, examples: list[Example]) -> tuple[dict[str, list[Example]], list[Skipped]]:
+    assert found.split_of is not None
+    splits: dict[str, list[Example]] = {name: [] for name in SPLITS}
+    skipped = []
+    for example in examples:
+        split = found.split_of.get(example.image)
+        if split is None:
+            skipped.append(Skipped(example.image, "in no split list"))
+        else:
+            splits[split].append(example)
+    listed_without_captions = sorted(set(found.split_of) - set(found.captions))
+    skipped += [Skipped(name, f"listed in the {found.split_of[name]} split but has no captions")
+                for name in listed_without_captions]
+    return splits, skipped
+
+
+def load_data(path: Path | str) -> DataSet:
+    """Read a data set, keep the captions whose image file exists, and split it by image.
+
+    The layout's own split is kept (split lists, Karpathy's `split`); otherwise images are split
+    deterministically, 6000/1000/1000 for the full Flickr8k and in proportion for other sizes."""
+    found = read_captions(path)
+    examples, missing = _existing_images(found)
+    if found.split_of is not None:
+        splits, unsplit = _listed_splits(found, examples)
+    else:
+        splits, unsplit = split_by_image(examples), []
+    data = DataSet(found.format, found.root, splits, found.skipped + missing + unsplit)
+    if not any(data.splits.values()):
+        raise DataError(f"No captioned image found in {found.root}: every entry was skipped ({len(data.skipped)}).")
+    return data

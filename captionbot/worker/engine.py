@@ -1,0 +1,117 @@
+"""The captioning engine: both models resident, jobs decoded in the caller's thread, batched on the device.
+
+Used by the Celery tasks and, in-process, by `captionbot caption`.
+"""
+
+import gc
+import logging
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+import torch
+from PIL import Image
+
+from captionbot.core.errors import CaptionError, ModelUnavailable
+from captionbot.core.jobs import VARIATION_TEMPERATURES, Job, JobResult, Mode, ModelName, ModelResult, Options
+from captionbot.core.settings import Settings
+from captionbot.worker.batcher import Batcher, Request
+from captionbot.worker.generation import beam_captions, variation_captions
+from captionbot.worker.models import LoadedModel
+from captionbot.worker.preprocess import load_picture, to_pixel_values
+
+log = logging.getLogger(__name__)
+
+NO_FINETUNED = "No fine-tuned model is published yet; use the pretrained model or ask an admin to publish one."
+
+
+@dataclass(frozen=True)
+class Work:
+    picture: Image.Image  # resized to the spec of the model that was live at submission
+    options: Options
+
+
+@dataclass(frozen=True)
+class Outcome:
+    version: str
+    captions: list[str]
+    started: float  # wall clock, for queue wait
+    compute_s: float
+
+
+class CaptionEngine:
+    def __init__(self, settings: Settings, models: dict[str, LoadedModel | None]) -> None:
+        self.settings = settings
+        self._models = dict(models)
+        self._lock = threading.Lock()
+        self._batcher = Batcher(self._run_batch, settings.batch_max_size, settings.batch_max_wait_ms / 1000)
+
+    def model(self, name: str) -> LoadedModel | None:
+        with self._lock:
+            return self._models.get(name)
+
+    def versions(self) -> dict[str, str | None]:
+        with self._lock:
+            return {name: (m.version if m else None) for name, m in self._models.items()}
+
+    def swap(self, name: str, loaded: LoadedModel) -> None:
+        """Put a checked model live; batches already running finish on the old one, which is then freed."""
+        with self._lock:
+            self._models[name] = loaded
+        gc.collect()
+        if loaded.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    def run(self, job: Job) -> JobResult:
+        """Caption one job; every failure a user can cause comes back as a typed error, never an exception."""
+        try:
+            futures = {name: self._submit(name, job) for name in job.models}
+            results = {name: self._result(job, future.result()) for name, future in futures.items()}
+        except CaptionError as err:
+            return JobResult.failed(job.job_id, err)
+        return JobResult(job_id=job.job_id, results=results)
+
+    def close(self) -> None:
+        self._batcher.close()
+
+    def _submit(self, name: ModelName, job: Job) -> Future:
+        loaded = self.model(name)
+        if loaded is None:
+            raise ModelUnavailable(NO_FINETUNED if name == "finetuned" else None)
+        picture = load_picture(job.image, loaded.spec, self.settings.max_image_bytes, self.settings.max_image_pixels)
+        key = (name, job.mode, job.options) if job.mode == Mode.variations else (name, job.mode, job.options.beams, job.options.max_words)
+        return self._batcher.submit(key, Work(picture, job.options))
+
+    @staticmethod
+    def _result(job: Job, outcome: Outcome) -> ModelResult:
+        return ModelResult(
+            version=outcome.version,
+            captions=outcome.captions,
+            ms=round(outcome.compute_s * 1000, 1),
+            queue_ms=round(max(0.0, outcome.started - job.submitted_at) * 1000, 1),
+        )
+
+    def _run_batch(self, batch: list[Request]) -> None:
+        name, mode = batch[0].key[0], batch[0].key[1]
+        loaded = self.model(name)  # the model live now serves this whole batch
+        if loaded is None:
+            raise ModelUnavailable()
+        started_wall, started = time.time(), time.perf_counter()
+        works = [request.payload for request in batch]
+        pictures = [self._fit(work.picture, loaded) for work in works]
+        pixel_values = to_pixel_values(pictures, loaded.spec)  # (B, 3, S, S)
+        options = works[0].options
+        if mode == Mode.variations:
+            temperatures = tuple(t * options.temperature for t in VARIATION_TEMPERATURES)
+            captions = variation_captions(loaded, pixel_values, temperatures, options.max_words)
+        else:
+            captions = [[c] for c in beam_captions(loaded, pixel_values, options.beams, options.max_words)]
+        compute_s = time.perf_counter() - started
+        for request, texts in zip(batch, captions):
+            request.future.set_result(Outcome(loaded.version, texts, started_wall, compute_s))
+
+    @staticmethod
+    def _fit(picture: Image.Image, loaded: LoadedModel) -> Image.Image:
+        size = (loaded.spec.size, loaded.spec.size)
+        return picture if picture.size == size else picture.resize(size, Image.Resampling.BICUBIC)

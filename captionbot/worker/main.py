@@ -1,0 +1,38 @@
+"""`captionbot worker`: load both models, then consume jobs with Celery's threads pool.
+
+Threads, not prefork: the models live once in this process, the batching thread owns the device, and
+control commands (hot swap) run in this same process, where the models are.
+"""
+
+import logging
+import sys
+
+from captionbot.core.settings import get_settings
+from captionbot.worker.models import ModelLoadError
+
+log = logging.getLogger("captionbot.worker")
+
+
+def run_worker(name: str, concurrency: int | None, loglevel: str) -> int:
+    settings = get_settings()
+    from captionbot.worker.app import app, service
+    from captionbot.worker.startup import build_engine
+
+    try:
+        service.engine = build_engine(settings)
+    except ModelLoadError as err:
+        print(f"captionbot worker: {err}", file=sys.stderr)
+        return 1
+    app.worker_main(
+        [
+            "worker",
+            "--pool=threads",
+            f"--concurrency={concurrency or settings.worker_concurrency}",
+            f"--queues={settings.queue_name}",
+            f"--hostname={name}",
+            f"--loglevel={loglevel}",
+            "--without-mingle",
+            "--without-gossip",
+        ]
+    )
+    return 0
