@@ -53,7 +53,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.exit(2, f"captionbot {args.command}: error: {err}\n")
     except KeyboardInterrupt:
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -20,7 +20,7 @@ def _split_ids(value: object) -> object:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", env_ignore_empty=True, extra="ignore")
 
     # Queue
     redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     discord_guild_ids: IdList = []
     discord_auto_caption_channels: IdList = []
     discord_alt_text: bool = False
+    discord_sync_global: bool = False
+    discord_cdn_hosts: IdList = ["cdn.discordapp.com", "media.discordapp.net"]
+    discord_api_url: str | None = None  # None: discord.py's default (Discord's API); tests point it elsewhere
 
     # Slack
     slack_bot_token: SecretStr | None = None
@@ -61,6 +64,11 @@ class Settings(BaseSettings):
     slack_admin_user_ids: IdList = []
     slack_auto_caption_channels: IdList = []
     slack_api_url: str = "https://slack.com/api/"
+    slack_file_hosts: IdList = ["files.slack.com"]
+
+    # Both bots
+    command_cooldown_s: float = Field(5.0, ge=0)
+    fetch_allow_private: bool = False  # only for local test servers: lets downloads reach loopback addresses
 
     # Metrics
     metrics_port: int | None = None
@@ -72,6 +80,8 @@ class Settings(BaseSettings):
         "discord_auto_caption_channels",
         "slack_admin_user_ids",
         "slack_auto_caption_channels",
+        "discord_cdn_hosts",
+        "slack_file_hosts",
         mode="before",
     )
     @classmethod

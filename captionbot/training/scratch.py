@@ -57,9 +57,11 @@ def make_config(vocab: list[str], shape: str = "tiny") -> BlipConfig:
         eos_token_id=ids["[SEP]"],
         pad_token_id=ids["[PAD]"],
     )
+    # BlipVisionConfig's default initializer_range (1e-10) suits loading trained weights, not training from
+    # scratch: every image would encode to almost the same features.
     if shape == "base":
-        return BlipConfig(text_config=token_ids, vision_config={})
-    vision = dict(TINY["vision"], image_size=TINY["image_size"])
+        return BlipConfig(text_config=token_ids, vision_config={"initializer_range": 0.02})
+    vision = dict(TINY["vision"], image_size=TINY["image_size"], initializer_range=0.02)
     text = dict(TINY["text"], max_position_embeddings=64, **token_ids)
     return BlipConfig(text_config=text, vision_config=vision, projection_dim=32)
 

@@ -1,0 +1,42 @@
+"""Decoding: batched beam search equals unbatched; per-row temperatures are applied; variations differ."""
+
+import torch
+
+from captionbot.worker.generation import beam_captions, encode_images, sample_rows, variation_captions
+
+
+def pixels(n: int, seed: int = 0) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 3, 64, 64, generator=generator)
+
+
+def test_batched_beam_search_gives_the_same_tokens_as_one_at_a_time(tiny_loaded):
+    batch = pixels(4)
+    together = beam_captions(tiny_loaded, batch, beams=3, max_words=20)
+    alone = [beam_captions(tiny_loaded, batch[i : i + 1], beams=3, max_words=20)[0] for i in range(4)]
+    assert together == alone
+    assert len(set(together)) > 1  # different images, different captions: the test can tell them apart
+
+
+def test_a_row_at_very_low_temperature_is_the_greedy_caption(tiny_loaded):
+    image = pixels(1, seed=3)
+    greedy = beam_captions(tiny_loaded, image, beams=1, max_words=20)[0]
+    embeds = encode_images(tiny_loaded, image).repeat(3, 1, 1)
+    torch.manual_seed(0)
+    rows = sample_rows(tiny_loaded, embeds, torch.tensor([1e-4, 5.0, 5.0]), max_words=20)
+    assert rows[0] == greedy
+    assert rows[1] != greedy or rows[2] != greedy  # hot rows sample something else
+
+
+def test_variations_are_three_different_captions_per_image(tiny_loaded):
+    torch.manual_seed(1)
+    captions = variation_captions(tiny_loaded, pixels(2), (0.7, 1.0, 1.3), max_words=12)
+    assert [len(c) for c in captions] == [3, 3]
+    for rows in captions:
+        assert len(set(rows)) == 3
+        assert all(1 <= len(row.split()) <= 12 for row in rows)
+
+
+def test_max_words_cuts_captions(tiny_loaded):
+    (caption,) = beam_captions(tiny_loaded, pixels(1), beams=2, max_words=10)
+    assert len(caption.split()) <= 10
