@@ -1,8 +1,174 @@
-"""`captionbot demo`: caption the bundled sample photos with both models."""
+"""`captionbot demo`: caption the sample photos bundled with scikit-image with both models, end to end.
+
+Through Redis and a real worker where Redis answers (or a `redis-server` on PATH can be started), else
+in-process. Offline, it says so and uses small checkpoints it makes itself, labelled as demo models.
+"""
 
 import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SAMPLES = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png")
+DEMO_DIR = Path(".demo")
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     demo = subparsers.add_parser("demo", help="caption sample photos end to end, offline if need be")
-    demo.set_defaults(func=lambda args: 0)
+    demo.add_argument("--in-process", action="store_true", help="skip Redis and the worker")
+    demo.add_argument("--dir", type=Path, default=DEMO_DIR, help="where demo models are kept (default .demo)")
+    demo.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from captionbot.core.settings import get_settings
+
+    settings = get_settings()
+    photos = sample_photos()
+    env = dict(os.environ)
+    env.update(demo_models(settings, args.dir))
+    if args.in_process:
+        return _caption(photos, env, queue=False)
+    redis_url, redis_process = _find_redis(settings.redis_url.get_secret_value())
+    if redis_url is None:
+        print("No Redis answers and no redis-server is installed; captioning in-process instead.")
+        return _caption(photos, env, queue=False)
+    env["REDIS_URL"] = redis_url
+    env["QUEUE_NAME"] = f"demo-{os.getpid()}"
+    worker = _start_worker(env)
+    try:
+        return _caption(photos, env, queue=True)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+        if redis_process is not None:
+            redis_process.terminate()
+
+
+def sample_photos() -> list[Path]:
+    import skimage
+
+    folder = Path(skimage.__file__).parent / "data"
+    return [folder / name for name in SAMPLES if (folder / name).is_file()]
+
+
+def demo_models(settings, demo_dir: Path) -> dict[str, str]:
+    """Environment for the demo: the configured models where they load, demo checkpoints where they cannot."""
+    from captionbot.core.registry import Registry
+
+    values = {"PRETRAINED_MODEL": settings.pretrained_model, "MODEL_DIR": str(settings.model_dir)}
+    if not _hub_model_available(settings.pretrained_model):
+        print(
+            f"The pretrained model {settings.pretrained_model} cannot be fetched here (offline?), so this demo "
+            "runs on small demo models made on this machine: their captions describe coloured shapes, not photos."
+        )
+        values["PRETRAINED_MODEL"] = str(_untrained_demo_model(demo_dir))
+    if Registry(settings.model_dir).current() is None and not settings.finetuned_model:
+        values["MODEL_DIR"] = str(_demo_registry(demo_dir))
+        print(f"No fine-tuned model is published in {settings.model_dir}; using the demo registry {values['MODEL_DIR']}.")
+    values["HF_HUB_OFFLINE"] = os.environ.get("HF_HUB_OFFLINE", "0")
+    return values
+
+
+def _hub_model_available(model: str) -> bool:
+    if Path(model).is_dir():
+        return True
+    from huggingface_hub import hf_hub_download
+
+    try:
+        hf_hub_download(model, "config.json", local_files_only=True)
+        return True
+    except Exception:  # noqa: BLE001 - not cached: try the network briefly
+        pass
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        return False
+    try:
+        hf_hub_download(model, "config.json", etag_timeout=5)
+        return True
+    except Exception:  # noqa: BLE001 - any failure means: not reachable from here
+        return False
+
+
+def _untrained_demo_model(demo_dir: Path) -> Path:
+    from captionbot.training.scratch import save_random_blip
+
+    path = demo_dir / "demo-untrained"
+    if not (path / "config.json").is_file():
+        save_random_blip(path, ["a", "the", "on", "in", "of", "with"], seed=0)
+    return path
+
+
+def _demo_registry(demo_dir: Path) -> Path:
+    """A registry whose CURRENT is a tiny model trained here on synthetic shapes (about a minute, once)."""
+    from captionbot.core.registry import Registry
+    from captionbot.training.demo_model import train_demo_model
+
+    registry = Registry(demo_dir / "models")
+    if registry.current() is None:
+        print("Training the demo model on synthetic shapes (about a minute, once)…")
+        with tempfile.TemporaryDirectory() as scratch:
+            trained = train_demo_model(Path(scratch) / "demo")
+            registry.add_version(trained, "demo-shapes")
+        registry.set_current("demo-shapes")
+    return demo_dir / "models"
+
+
+def _find_redis(url: str) -> tuple[str | None, subprocess.Popen | None]:
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+        return url, None
+    except redis.RedisError:
+        pass
+    server = shutil.which("redis-server")
+    if server is None:
+        return None, None
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([server, "--port", str(port), "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    local = f"redis://127.0.0.1:{port}/0"
+    for _ in range(50):
+        try:
+            redis.Redis.from_url(local).ping()
+            print(f"Started a redis-server for the demo on port {port}.")
+            return local, process
+        except redis.RedisError:
+            time.sleep(0.1)
+    process.terminate()
+    return None, None
+
+
+def _start_worker(env: dict[str, str]) -> subprocess.Popen:
+    print("Starting a caption worker…")
+    log = tempfile.NamedTemporaryFile(prefix="captionbot-demo-worker-", suffix=".log", delete=False)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "captionbot", "worker", "--name", f"demo-{os.getpid()}@localhost"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        text = Path(log.name).read_text(errors="replace")
+        if "ready:" in text:
+            return worker
+        if worker.poll() is not None:
+            raise SystemExit(f"The worker stopped during start; its log is {log.name}:\n{text[-2000:]}")
+        time.sleep(0.3)
+    worker.terminate()
+    raise SystemExit(f"The worker did not start within 10 minutes; its log is {log.name}.")
+
+
+def _caption(photos: list[Path], env: dict[str, str], queue: bool) -> int:
+    command = [sys.executable, "-m", "captionbot", "caption", "--compare", *map(str, photos)]
+    if queue:
+        command.insert(4, "--queue")
+        print("Captioning through Redis and the worker:")
+    return subprocess.run(command, env=env).returncode

@@ -39,15 +39,16 @@ def _reload(args: argparse.Namespace) -> int:
         print("No worker answered; is `captionbot worker` running against this REDIS_URL?")
         return 1
     for reply in replies:
-        if args.json:
-            print(reply.model_dump_json())
-        else:
-            detail = f"in {reply.load_s:.1f} s" if reply.load_s is not None else (reply.reason or "")
-            print(f"{reply.worker}: {reply.status}, serving {reply.version or 'no fine-tuned model'} {detail}".rstrip())
-    ok = all(reply.status in ("ok", "unchanged") for reply in replies)
-    if ok:
-        registry.set_current(version)
-    return 0 if ok else 1
+        print(reply.model_dump_json() if args.json else reload_line(reply))
+    return 0 if all(reply.status in ("ok", "unchanged") for reply in replies) else 1
+
+
+def reload_line(reply) -> str:
+    if reply.status in ("ok", "unchanged"):
+        return f"{reply.worker}: {reply.status}, serving {reply.version} (loaded and checked in {reply.load_s:.2f} s)"
+    if reply.status == "no_answer":
+        return f"{reply.worker}: did not answer in time"
+    return f"{reply.worker}: refused ({reply.reason}); still serving {reply.version or 'no fine-tuned model'}"
 
 
 def _models(args: argparse.Namespace) -> int:

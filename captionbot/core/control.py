@@ -1,7 +1,12 @@
 """Commands broadcast to every worker (hot swap, status), and the replies they gather.
 
 The worker side lives in `captionbot.worker.control`; both meet only in these names and reply shapes.
+A reload is two steps, because loading takes seconds and a worker's control loop must not stall meanwhile:
+the reload command is accepted at once, then the status command is polled for that request's outcome.
 """
+
+import time
+import uuid
 
 from celery import Celery
 from pydantic import BaseModel
@@ -10,11 +15,14 @@ from captionbot.core.registry import validate_version
 
 RELOAD_COMMAND = "captionbot_reload"
 STATUS_COMMAND = "captionbot_status"
+DONE = ("ok", "unchanged", "refused")
 
 
 class WorkerReply(BaseModel):
     worker: str
-    status: str  # "ok", "refused", "unchanged" or "status"
+    # "ok" (swapped in), "unchanged" (already live), "refused" (old model keeps serving), "no_answer",
+    # or "status" for a plain status reply
+    status: str
     version: str | None = None  # the fine-tuned version live after the command
     pretrained: str | None = None
     load_s: float | None = None
@@ -22,24 +30,56 @@ class WorkerReply(BaseModel):
     available: list[str] = []  # registry versions the worker can load
 
 
-def _gather(app: Celery, command: str, arguments: dict, timeout: float) -> list[WorkerReply]:
-    replies = app.control.broadcast(command, arguments=arguments, reply=True, timeout=timeout) or []
-    gathered = []
-    for reply in replies:
+def _gather(
+    app: Celery, command: str, arguments: dict, timeout: float, workers: list[str] | None = None
+) -> dict[str, WorkerReply]:
+    replies = app.control.broadcast(
+        command,
+        arguments=arguments,
+        reply=True,
+        timeout=timeout,
+        destination=workers,
+        limit=len(workers) if workers else None,
+    )
+    gathered = {}
+    for reply in replies or []:
         for worker, body in reply.items():
-            body = body if isinstance(body, dict) else {"status": "error", "reason": str(body)}
-            gathered.append(WorkerReply(worker=worker, **{k: v for k, v in body.items() if k != "worker"}))
-    return sorted(gathered, key=lambda r: r.worker)
+            body = body if isinstance(body, dict) else {"status": "refused", "reason": str(body)}
+            if "error" in body and "status" not in body:  # Celery's answer for an unknown command
+                body = {"status": "refused", "reason": body["error"]}
+            gathered[worker] = WorkerReply(worker=worker, **{k: v for k, v in body.items() if k in WorkerReply.model_fields})
+    return gathered
 
 
-def reload_workers(app: Celery, version: str | None, timeout: float = 120.0) -> list[WorkerReply]:
+def live_workers(app: Celery, timeout: float = 1.0) -> list[str]:
+    return sorted(name for reply in app.control.ping(timeout=timeout) or [] for name in reply)
+
+
+def reload_workers(app: Celery, version: str | None, timeout: float = 120.0, poll_s: float = 0.25) -> list[WorkerReply]:
     """Ask every worker to load `version` (default: the registry's CURRENT), check it and swap it in.
 
-    One reply per worker; a worker that checks the version and swaps it in also makes it CURRENT."""
-    arguments = {"version": validate_version(version) if version else None}
-    return _gather(app, RELOAD_COMMAND, arguments, timeout)
+    One reply per live worker, including those that did not answer in time. A worker that swaps the version
+    in also makes it the registry's CURRENT, so workers started later serve it too."""
+    request_id = uuid.uuid4().hex
+    arguments = {"version": validate_version(version) if version else None, "request_id": request_id}
+    live = live_workers(app)
+    accepted = _gather(app, RELOAD_COMMAND, arguments, timeout=2.0, workers=live or None)
+    results = {name: reply for name, reply in accepted.items() if reply.status != "accepted"}
+    pending = sorted(name for name, reply in accepted.items() if reply.status == "accepted")
+    deadline = time.monotonic() + timeout
+    while pending and time.monotonic() < deadline:
+        time.sleep(poll_s)
+        for name, reply in _gather(app, STATUS_COMMAND, {"request_id": request_id}, 2.0, pending).items():
+            if reply.status in DONE:
+                results[name] = reply
+                pending.remove(name)
+    for name in [*pending, *(w for w in live if w not in accepted)]:
+        results[name] = WorkerReply(worker=name, status="no_answer", reason="did not answer in time")
+    return [results[name] for name in sorted(results)]
 
 
-def worker_status(app: Celery, timeout: float = 2.0) -> list[WorkerReply]:
+def worker_status(app: Celery, timeout: float = 1.0) -> list[WorkerReply]:
     """What each live worker serves."""
-    return _gather(app, STATUS_COMMAND, {}, timeout)
+    live = live_workers(app, timeout)
+    replies = _gather(app, STATUS_COMMAND, {}, timeout, live) if live else {}
+    return [replies.get(name) or WorkerReply(worker=name, status="no_answer") for name in live]

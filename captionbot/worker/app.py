@@ -9,6 +9,7 @@ from celery.signals import worker_ready
 from captionbot.core.celery_config import make_celery
 from captionbot.core.settings import get_settings
 from captionbot.worker.engine import CaptionEngine
+from captionbot.worker.swap import Swapper
 
 log = logging.getLogger("captionbot.worker")
 
@@ -16,6 +17,7 @@ log = logging.getLogger("captionbot.worker")
 @dataclass
 class Service:
     engine: CaptionEngine | None = None
+    swapper: Swapper | None = None
 
 
 service = Service()

@@ -2,18 +2,30 @@
 
 from celery.worker.control import control_command
 
-from captionbot.core.control import STATUS_COMMAND
+from captionbot.core.control import RELOAD_COMMAND, STATUS_COMMAND
 from captionbot.core.registry import Registry
 from captionbot.core.settings import get_settings
 from captionbot.worker.app import service
 
 
-@control_command(name=STATUS_COMMAND)
-def report_status(state: object) -> dict:
+@control_command(name=STATUS_COMMAND, args=[("request_id", str)], signature="[request_id]")
+def report_status(state: object, request_id: str | None = None) -> dict:
+    """What this worker serves; with `request_id`, how that reload went (or that it is still loading)."""
     versions = service.engine.versions() if service.engine else {}
-    return {
+    reply = {
         "status": "status",
         "version": versions.get("finetuned"),
         "pretrained": versions.get("pretrained"),
         "available": Registry(get_settings().model_dir).names(),
     }
+    if request_id and service.swapper is not None:
+        reply.update(service.swapper.outcome(request_id) or {"status": "unknown_request"})
+    return reply
+
+
+@control_command(name=RELOAD_COMMAND, args=[("version", str), ("request_id", str)], signature="[version] request_id")
+def start_reload(state: object, version: str | None = None, request_id: str = "") -> dict:
+    """Begin loading a registry version beside the serving one; the outcome comes through the status command."""
+    if service.swapper is None:
+        return {"status": "refused", "reason": "this worker is still starting"}
+    return service.swapper.start(version, request_id)

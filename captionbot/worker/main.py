@@ -17,12 +17,14 @@ def run_worker(name: str, concurrency: int | None, loglevel: str) -> int:
     settings = get_settings()
     from captionbot.worker.app import app, service
     from captionbot.worker.startup import build_engine
+    from captionbot.worker.swap import Swapper
 
     try:
         service.engine = build_engine(settings)
     except ModelLoadError as err:
         print(f"captionbot worker: {err}", file=sys.stderr)
         return 1
+    service.swapper = Swapper(service.engine, settings)
     app.worker_main(
         [
             "worker",

@@ -77,7 +77,7 @@ def load_model(name: str, source: ModelSource, device: torch.device, dtype: torc
     try:
         model = BlipForConditionalGeneration.from_pretrained(source.location, dtype=dtype)
         processor = AutoProcessor.from_pretrained(source.location)
-    except (OSError, ValueError, RuntimeError, KeyError) as err:
+    except Exception as err:  # noqa: BLE001 - safetensors, JSON, config and hub errors alike: unloadable
         raise ModelLoadError(f"could not load the {name} model from {source.location}: {err}") from err
     model.to(device).eval()
     return LoadedModel(

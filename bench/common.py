@@ -1,0 +1,38 @@
+"""Helpers shared by the benchmarks: a BLIP-base-shaped checkpoint, sample photos, percentiles."""
+
+import io
+import statistics
+from pathlib import Path
+
+from PIL import Image
+
+CACHE = Path(".bench-cache")
+
+
+def base_checkpoint() -> Path:
+    """BlipConfig() defaults (BLIP-base's shape) with random weights, made once and kept in .bench-cache."""
+    from captionbot.training.scratch import save_random_blip
+
+    path = CACHE / "blip-base-random"
+    if not (path / "model.safetensors").is_file():
+        save_random_blip(path, [], shape="base")
+    return path
+
+
+def sample_jpeg(side: int = 640) -> bytes:
+    import skimage
+
+    image = Image.open(Path(skimage.__file__).parent / "data" / "astronaut.png").convert("RGB")
+    image = image.resize((side, side))
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def summary(values_ms: list[float]) -> str:
+    return f"p50 {percentile(values_ms, 50):8.1f} ms  p95 {percentile(values_ms, 95):8.1f} ms  mean {statistics.mean(values_ms):8.1f} ms"
