@@ -29,10 +29,12 @@ class CaptionService:
     async def caption(self, request: CaptionRequest) -> JobResult:
         """Check and shrink the image off the event loop, queue it, await the result.
 
-        Raises a `CaptionError` (image refused, busy, timed out, service unavailable); a result may still
-        carry a worker-side error: call `raise_for_error()`.
+        Raises a `CaptionError` (image refused, rate limited, busy, timed out, service unavailable); a result
+        may still carry a worker-side error: call `raise_for_error()`.
         """
         s = self.settings
+        if request.user_id:
+            await self.queue.check_user(request.user_id)
         image = await asyncio.to_thread(shrink_for_job, request.image, s.max_image_bytes, s.max_image_pixels, s.job_image_side)
         job = Job(image=image, models=request.models, mode=request.mode, options=request.options)
         return await self.queue.caption(job)

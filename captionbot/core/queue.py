@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 from celery import Celery
 from kombu.exceptions import OperationalError
 
+from captionbot.core.admission import Admission
 from captionbot.core.celery_config import make_celery
 from captionbot.core.errors import CaptionError, ServiceUnavailable, TimedOut
 from captionbot.core.jobs import TASK_NAME, Job, JobResult
@@ -27,7 +28,9 @@ class CaptionQueue:
     def __init__(self, settings: Settings, app: Celery | None = None) -> None:
         self.settings = settings
         self.app = app or make_celery(settings)
+        self._client: aioredis.Redis | None = None
         self._waiter: _ResultWaiter | None = None
+        self._admission: Admission | None = None
 
     def send(self, job: Job) -> None:
         """Put a job on the queue (blocking; a few ms). `ServiceUnavailable` when Redis cannot be reached."""
@@ -43,18 +46,39 @@ class CaptionQueue:
         except (OperationalError, redis.RedisError, OSError) as err:
             raise ServiceUnavailable() from err
 
+    async def check_user(self, user_id: str) -> None:
+        """Spend one of the user's requests; `RateLimited` when none is left this minute."""
+        try:
+            await self._parts()[1].take_token(user_id)
+        except (redis.RedisError, OSError) as err:
+            raise ServiceUnavailable() from err
+
     async def caption(self, job: Job, timeout: float | None = None) -> JobResult:
-        """Send a job and await its result without blocking the event loop."""
+        """Send a job and await its result without blocking the event loop; `Busy` beyond QUEUE_MAX_DEPTH."""
         timeout = self.settings.job_timeout_s if timeout is None else timeout
-        if self._waiter is None:
-            self._waiter = _ResultWaiter(self.app, self.settings)
-        async with self._waiter.watch(job.job_id) as result:
+        waiter, admission = self._parts()
+        try:
+            await admission.admit(job.job_id)
+        except (redis.RedisError, OSError) as err:
+            raise ServiceUnavailable() from err
+        async with waiter.watch(job.job_id) as result:
             await asyncio.to_thread(self.send, job)
             try:
                 meta = await asyncio.wait_for(result, timeout)
             except asyncio.TimeoutError as err:
                 raise TimedOut() from err
         return _job_result(job.job_id, meta)
+
+    def _parts(self) -> "tuple[_ResultWaiter, Admission]":
+        if self._client is None:
+            # A blocking pool: a burst of callers waits for a free connection instead of failing.
+            pool = aioredis.BlockingConnectionPool.from_url(
+                self.settings.redis_url.get_secret_value(), max_connections=32, timeout=10, socket_connect_timeout=5
+            )
+            self._client = aioredis.Redis(connection_pool=pool)
+            self._waiter = _ResultWaiter(self.app, self._client)
+            self._admission = Admission(self._client, self.settings)
+        return self._waiter, self._admission
 
     def caption_sync(self, job: Job, timeout: float | None = None) -> JobResult:
         timeout = self.settings.job_timeout_s if timeout is None else timeout
@@ -69,9 +93,10 @@ class CaptionQueue:
         return _job_result(job.job_id, {"status": async_result.state, "result": async_result.result})
 
     async def aclose(self) -> None:
-        if self._waiter is not None:
+        if self._client is not None:
             await self._waiter.aclose()
-            self._waiter = None
+            await self._client.aclose(close_connection_pool=True)
+            self._client = self._waiter = self._admission = None
 
 
 def _job_result(job_id: str, meta: dict) -> JobResult:
@@ -85,10 +110,10 @@ class _ResultWaiter:
     """Awaits Celery results on the Redis backend: the backend publishes each result on a channel named by
     its key, so one subscription per job, read by one reader task, wakes exactly the caller that waits."""
 
-    def __init__(self, app: Celery, settings: Settings) -> None:
+    def __init__(self, app: Celery, client: aioredis.Redis) -> None:
         self._backend = app.backend
-        self._client = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
-        self._pubsub = self._client.pubsub()
+        self._client = client
+        self._pubsub = client.pubsub()
         self._futures: dict[str, asyncio.Future] = {}
         self._reader: asyncio.Task | None = None
         # redis-py's PubSub opens its connection lazily: concurrent first subscribes would open several.
@@ -153,7 +178,6 @@ class _ResultWaiter:
         if self._reader is not None:
             self._reader.cancel()
         await self._pubsub.aclose()
-        await self._client.aclose()
 
 
 class _Watch:
