@@ -9,7 +9,14 @@ from captionbot.core.settings import Settings
 def make_celery(settings: Settings, main: str = "captionbot") -> Celery:
     url = settings.redis_url.get_secret_value()
     app = Celery(main, broker=url, backend=url, set_as_current=False)
-    transport = {"visibility_timeout": settings.visibility_timeout_s}
+    vt = settings.visibility_timeout_s
+    transport = {
+        "visibility_timeout": vt,
+        # Sweep for jobs a dead worker left unacknowledged every few seconds (kombu's default sweep runs about
+        # every 100 s), so a job comes back soon after its visibility timeout rather than minutes later.
+        "unacked_restore_interval": max(1, min(10, vt // 2)),
+        "unacked_restore_throttle": 1,
+    }
     app.conf.update(
         # JSON only: a pickle message is refused before anything runs.
         task_serializer="json",
@@ -25,7 +32,7 @@ def make_celery(settings: Settings, main: str = "captionbot") -> Celery:
         worker_prefetch_multiplier=1,
         broker_transport_options=transport,
         result_backend_transport_options=transport,
-        visibility_timeout=settings.visibility_timeout_s,
+        visibility_timeout=vt,
         result_expires=settings.result_expires_s,
         broker_connection_retry_on_startup=True,
         # Without it, late-acked jobs can run twice after a broker connection loss (default until Celery 6).

@@ -15,6 +15,7 @@ log = logging.getLogger("captionbot.worker")
 
 def run_worker(name: str, concurrency: int | None, loglevel: str) -> int:
     settings = get_settings()
+    from captionbot.worker import broker_guard
     from captionbot.worker.app import app, service
     from captionbot.worker.startup import build_engine
     from captionbot.worker.swap import Swapper
@@ -25,6 +26,7 @@ def run_worker(name: str, concurrency: int | None, loglevel: str) -> int:
         print(f"captionbot worker: {err}", file=sys.stderr)
         return 1
     service.swapper = Swapper(service.engine, settings)
+    broker_guard.install()
     app.worker_main(
         [
             "worker",
