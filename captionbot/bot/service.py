@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 from captionbot.core.celery_config import make_celery
 from captionbot.core.control import WorkerReply, reload_workers, worker_status
+from captionbot.core.errors import CaptionError
 from captionbot.core.images import shrink_for_job
 from captionbot.core.jobs import Job, JobResult, Mode, ModelName, Options
+from captionbot.core.metrics import BOT_LATENCY, BOT_REQUESTS
 from captionbot.core.queue import CaptionQueue
 from captionbot.core.settings import Settings
 
@@ -32,6 +34,16 @@ class CaptionService:
         Raises a `CaptionError` (image refused, rate limited, busy, timed out, service unavailable); a result
         may still carry a worker-side error: call `raise_for_error()`.
         """
+        with BOT_LATENCY.time():
+            try:
+                result = await self._caption(request)
+            except CaptionError as err:
+                BOT_REQUESTS.labels(err.code).inc()
+                raise
+        BOT_REQUESTS.labels(result.error["code"] if result.error else "ok").inc()
+        return result
+
+    async def _caption(self, request: CaptionRequest) -> JobResult:
         s = self.settings
         if request.user_id:
             await self.queue.check_user(request.user_id)

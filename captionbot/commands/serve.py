@@ -11,6 +11,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     worker.add_argument("--concurrency", type=int, help="jobs taken at once (default WORKER_CONCURRENCY)")
     worker.add_argument("--name", help="worker name (default captionbot-gpuN@host or captionbot-cpu@host)")
     worker.add_argument("--loglevel", default="INFO", help="Celery log level (default INFO)")
+    worker.add_argument("--metrics-port", type=int, help="serve Prometheus metrics here (default METRICS_PORT)")
     worker.set_defaults(func=_worker)
 
     discord = subparsers.add_parser("discord", help="start the Discord bot")
@@ -30,7 +31,8 @@ def _worker(args: argparse.Namespace) -> int:
     default_name = f"captionbot-gpu{args.gpu}" if args.gpu is not None else "captionbot-cpu"
     from captionbot.worker.main import run_worker
 
-    return run_worker(args.name or f"{default_name}@{socket.gethostname()}", args.concurrency, args.loglevel)
+    name = args.name or f"{default_name}@{socket.gethostname()}"
+    return run_worker(name, args.concurrency, args.loglevel, args.metrics_port)
 
 
 def _discord(args: argparse.Namespace) -> int:

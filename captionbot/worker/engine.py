@@ -16,6 +16,7 @@ from PIL import Image
 from captionbot.core.errors import CaptionError, ModelUnavailable
 from captionbot.core.jobs import VARIATION_TEMPERATURES, Job, JobResult, Mode, ModelName, ModelResult, Options
 from captionbot.core.settings import Settings
+from captionbot.worker import metrics
 from captionbot.worker.batcher import Batcher, Request
 from captionbot.worker.generation import beam_captions, variation_captions
 from captionbot.worker.models import LoadedModel
@@ -46,6 +47,8 @@ class CaptionEngine:
         self._models = dict(models)
         self._lock = threading.Lock()
         self._batcher = Batcher(self._run_batch, settings.batch_max_size, settings.batch_max_wait_ms / 1000)
+        for name, loaded in self._models.items():
+            metrics.set_version(name, loaded.version if loaded else None)
 
     def model(self, name: str) -> LoadedModel | None:
         with self._lock:
@@ -59,6 +62,7 @@ class CaptionEngine:
         """Put a checked model live; batches already running finish on the old one, which is then freed."""
         with self._lock:
             self._models[name] = loaded
+        metrics.set_version(name, loaded.version)
         gc.collect()
         if loaded.device.type == "cuda":
             torch.cuda.empty_cache()
@@ -69,7 +73,9 @@ class CaptionEngine:
             futures = {name: self._submit(name, job) for name in job.models}
             results = {name: self._result(job, future.result()) for name, future in futures.items()}
         except CaptionError as err:
+            metrics.JOBS.labels(err.code).inc()
             return JobResult.failed(job.job_id, err)
+        metrics.JOBS.labels("ok").inc()
         return JobResult(job_id=job.job_id, results=results)
 
     def close(self) -> None:
@@ -85,6 +91,7 @@ class CaptionEngine:
 
     @staticmethod
     def _result(job: Job, outcome: Outcome) -> ModelResult:
+        metrics.QUEUE_WAIT.observe(max(0.0, outcome.started - job.submitted_at))
         return ModelResult(
             version=outcome.version,
             captions=outcome.captions,
@@ -108,6 +115,8 @@ class CaptionEngine:
         else:
             captions = [[c] for c in beam_captions(loaded, pixel_values, options.beams, options.max_words)]
         compute_s = time.perf_counter() - started
+        metrics.BATCH_SIZE.observe(len(batch))
+        metrics.COMPUTE.labels(name, mode).observe(compute_s)
         for request, texts in zip(batch, captions):
             request.future.set_result(Outcome(loaded.version, texts, started_wall, compute_s))
 

@@ -7,13 +7,14 @@ control commands (hot swap) run in this same process, where the models are.
 import logging
 import sys
 
+from captionbot.core.metrics import serve_metrics
 from captionbot.core.settings import get_settings
 from captionbot.worker.models import ModelLoadError
 
 log = logging.getLogger("captionbot.worker")
 
 
-def run_worker(name: str, concurrency: int | None, loglevel: str) -> int:
+def run_worker(name: str, concurrency: int | None, loglevel: str, metrics_port: int | None = None) -> int:
     settings = get_settings()
     from captionbot.worker import broker_guard
     from captionbot.worker.app import app, service
@@ -27,6 +28,7 @@ def run_worker(name: str, concurrency: int | None, loglevel: str) -> int:
         return 1
     service.swapper = Swapper(service.engine, settings)
     broker_guard.install()
+    serve_metrics(metrics_port or settings.metrics_port)
     app.worker_main(
         [
             "worker",
