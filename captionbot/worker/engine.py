@@ -107,7 +107,7 @@ class CaptionEngine:
         started_wall, started = time.time(), time.perf_counter()
         works = [request.payload for request in batch]
         pictures = [self._fit(work.picture, loaded) for work in works]
-        pixel_values = to_pixel_values(pictures, loaded.spec)  # (B, 3, S, S)
+        pixel_values = to_pixel_values(pictures, loaded.spec, loaded.device, loaded.dtype)  # (B, 3, S, S)
         options = works[0].options
         if mode == Mode.variations:
             temperatures = tuple(t * options.temperature for t in VARIATION_TEMPERATURES)

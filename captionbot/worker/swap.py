@@ -116,7 +116,7 @@ def check(candidate: LoadedModel) -> None:
         raise CheckFailed(
             f"its tokenizer has {len(candidate.tokenizer)} tokens but the model only {config.text_config.vocab_size}"
         )
-    pixel_values = to_pixel_values([probe_picture(candidate.spec.size)], candidate.spec)  # (1, 3, S, S)
+    pixel_values = to_pixel_values([probe_picture(candidate.spec.size)], candidate.spec, candidate.device, candidate.dtype)
     with torch.inference_mode():
         input_ids = torch.tensor([[config.text_config.bos_token_id]], device=candidate.device)
         logits = candidate.model(pixel_values=pixel_values.to(candidate.device, candidate.dtype), input_ids=input_ids).logits

@@ -1,0 +1,81 @@
+"""CPU workers: int8 dynamic quantization of the Linear layers against fp32, same run, same inputs.
+
+Speed on a BLIP-base-shaped model (random weights); whether captions stay sensible on the demo model trained
+here on synthetic shapes (same caption as fp32 on how many test images).
+
+    .venv/bin/python bench/int8_cpu.py [--repeat 3]
+"""
+
+import argparse
+import copy
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import CACHE, base_checkpoint  # noqa: E402
+
+from captionbot.worker.generation import beam_captions  # noqa: E402
+from captionbot.worker.models import ModelSource, load_model  # noqa: E402
+from captionbot.worker.preprocess import load_picture, to_pixel_values  # noqa: E402
+
+
+def quantized(loaded):
+    twin = copy.copy(loaded)
+    twin.model = torch.ao.quantization.quantize_dynamic(copy.deepcopy(loaded.model), {torch.nn.Linear}, dtype=torch.qint8)
+    return twin
+
+
+def median_ms(fn, repeat: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000
+
+
+def demo_model() -> Path:
+    from captionbot.training.demo_model import train_demo_model
+
+    path = CACHE / "demo-shapes"
+    return path if (path / "config.json").is_file() else train_demo_model(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    cpu = torch.device("cpu")
+
+    base = load_model("finetuned", ModelSource(str(base_checkpoint()), "base"), cpu, torch.float32)
+    pixels = torch.randn(1, 3, base.spec.size, base.spec.size)
+    fp32_ms = median_ms(lambda: beam_captions(base, pixels, beams=3, max_words=20), args.repeat)
+    int8 = quantized(base)
+    int8_ms = median_ms(lambda: beam_captions(int8, pixels, beams=3, max_words=20), args.repeat)
+    print(f"BLIP-base shape, beam 3, 20 words, CPU ({torch.get_num_threads()} threads), median of {args.repeat}")
+    print(f"fp32 {fp32_ms:8.0f} ms   int8 dynamic {int8_ms:8.0f} ms   ratio {int8_ms / fp32_ms:.2f}x")
+
+    from captionbot.training.synthetic import generate
+
+    demo = load_model("finetuned", ModelSource(str(demo_model()), "demo"), cpu, torch.float32)
+    demo_int8 = quantized(demo)
+    with tempfile.TemporaryDirectory() as scratch:
+        data = generate(Path(scratch) / "shapes", 60)
+        images = sorted(data.rglob("*.jpg"))[:60]
+        pictures = [load_picture(p.read_bytes(), demo.spec, 10**8, 10**8) for p in images]
+    batch = to_pixel_values(pictures, demo.spec)
+    full, small = beam_captions(demo, batch, 3, 20), beam_captions(demo_int8, batch, 3, 20)
+    same = sum(a == b for a, b in zip(full, small))
+    print(f"demo model (trained on shapes): int8 gives the fp32 caption on {same}/{len(full)} images")
+    for a, b in list(zip(full, small))[:3]:
+        print(f"  fp32: {a!r}\n  int8: {b!r}")
+
+
+if __name__ == "__main__":
+    main()

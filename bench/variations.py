@@ -1,0 +1,67 @@
+"""Three variations: the seed's three `generate` calls (the vision encoder runs three times) against one
+vision pass and one decoding batch with a temperature per row.
+
+    .venv/bin/python bench/variations.py [--repeat 5] [--device cuda]
+"""
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import base_checkpoint  # noqa: E402
+
+from captionbot.core.jobs import VARIATION_TEMPERATURES  # noqa: E402
+from captionbot.worker.generation import max_new_tokens, variation_captions  # noqa: E402
+from captionbot.worker.models import ModelSource, load_model, pick_dtype  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--max-words", type=int, default=20)
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    loaded = load_model("finetuned", ModelSource(str(base_checkpoint()), "bench"), device, pick_dtype(device))
+    pixel_values = torch.randn(1, 3, loaded.spec.size, loaded.spec.size, device=device, dtype=loaded.dtype)
+    tokens = max_new_tokens(args.max_words)
+
+    @torch.inference_mode()
+    def three_calls():
+        for temperature in VARIATION_TEMPERATURES:
+            loaded.model.generate(pixel_values=pixel_values, do_sample=True, temperature=temperature, top_k=50, top_p=0.95, max_new_tokens=tokens, min_new_tokens=tokens)
+
+    def one_pass():
+        # min == max tokens in both, so random weights decode the same length either way
+        variation_captions(loaded, pixel_values, VARIATION_TEMPERATURES, args.max_words)
+
+    def timed(fn):
+        fn()
+        times = []
+        for _ in range(args.repeat):
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            started = time.perf_counter()
+            fn()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - started)
+        return statistics.median(times) * 1000
+
+    import captionbot.worker.generation as generation
+
+    generation.MIN_NEW_TOKENS = tokens  # equal lengths: compare the work, not where random weights stop
+    base, ours = timed(three_calls), timed(one_pass)
+    print(f"three variations, BLIP-base shape, {device}, {tokens} new tokens each, median of {args.repeat}")
+    print(f"three generate calls: {base:8.0f} ms")
+    print(f"one pass:             {ours:8.0f} ms")
+    print(f"ratio: {ours / base:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
