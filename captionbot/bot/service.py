@@ -4,9 +4,12 @@ commands. Platform code only downloads, renders and replies."""
 import asyncio
 from dataclasses import dataclass
 
+import redis
+from kombu.exceptions import OperationalError
+
 from captionbot.core.celery_config import make_celery
 from captionbot.core.control import WorkerReply, reload_workers, worker_status
-from captionbot.core.errors import CaptionError
+from captionbot.core.errors import CaptionError, ServiceUnavailable
 from captionbot.core.images import shrink_for_job
 from captionbot.core.jobs import Job, JobResult, Mode, ModelName, Options
 from captionbot.core.metrics import BOT_LATENCY, BOT_REQUESTS
@@ -52,10 +55,18 @@ class CaptionService:
         return await self.queue.caption(job)
 
     async def reload(self, version: str | None, timeout: float = 120.0) -> list[WorkerReply]:
-        return await asyncio.to_thread(reload_workers, self.queue.app, version, timeout)
+        return await self._control(reload_workers, self.queue.app, version, timeout)
 
     async def status(self) -> list[WorkerReply]:
-        return await asyncio.to_thread(worker_status, self.queue.app)
+        return await self._control(worker_status, self.queue.app)
+
+    @staticmethod
+    async def _control(command, *args) -> list[WorkerReply]:  # noqa: ANN001
+        """Broadcast off the event loop; a broker that cannot be reached is `ServiceUnavailable`."""
+        try:
+            return await asyncio.to_thread(command, *args)
+        except (OperationalError, redis.RedisError, OSError) as err:
+            raise ServiceUnavailable() from err
 
     async def aclose(self) -> None:
         await self.queue.aclose()

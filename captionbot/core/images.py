@@ -50,6 +50,12 @@ def check_size(n_bytes: int, max_bytes: int) -> None:
         )
 
 
+def check_pixels(width: int | None, height: int | None, max_pixels: int) -> None:
+    """Refuse by pixel count alone: usable on a platform's metadata (width, height) before any download."""
+    if width and height and width * height > max_pixels:
+        raise ImageTooManyPixels(_pixels_message(max_pixels, width, height))
+
+
 def _open(data: bytes, max_bytes: int, max_pixels: int) -> Image.Image:
     """Open lazily (header only) and check size and pixel count before anything is decoded."""
     check_size(len(data), max_bytes)
@@ -63,8 +69,7 @@ def _open(data: bytes, max_bytes: int, max_pixels: int) -> Image.Image:
         raise ImageUnsupported(_unsupported_message(data)) from err
     except (OSError, SyntaxError, ValueError) as err:
         raise ImageCorrupt() from err
-    if image.width * image.height > max_pixels:
-        raise ImageTooManyPixels(_pixels_message(max_pixels, image.width, image.height))
+    check_pixels(image.width, image.height, max_pixels)
     return image
 
 

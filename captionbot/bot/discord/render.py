@@ -1,0 +1,81 @@
+"""Embeds for every answer. The layout is here; the words come from `captionbot.bot.messages`."""
+
+from collections.abc import Sequence
+
+import discord
+
+from captionbot.bot import messages
+from captionbot.bot.discord.captioner import Captioned, Outcome
+from captionbot.core.control import WorkerReply
+from captionbot.core.errors import CaptionError
+from captionbot.core.jobs import JobResult, Mode
+
+CAPTION_COLOUR = discord.Colour.blurple()
+FAILURE_COLOUR = discord.Colour.red()
+ALT_TEXT_LIMIT = 1024  # Discord's limit on an attachment's description
+TITLE_LIMIT = 256
+
+
+def caption_embed(result: JobResult, mode: Mode = Mode.single, title: str | None = None) -> discord.Embed:
+    """One model's caption (or three variations), the model with its version, and the time taken."""
+    ((name, model),) = result.results.items()
+    captions = model.captions
+    description = "\n".join(f"{i}. {c}" for i, c in enumerate(captions, 1)) if mode == Mode.variations else captions[0]
+    default_title = messages.VARIATIONS_TITLE if mode == Mode.variations else messages.CAPTION_TITLE
+    embed = discord.Embed(title=title or default_title, description=description, colour=CAPTION_COLOUR)
+    embed.add_field(name=messages.DISCORD_MODEL_FIELD, value=messages.model_label(name, model.version), inline=True)
+    embed.add_field(name=messages.DISCORD_TIME_FIELD, value=messages.timing(model.ms, model.queue_ms), inline=True)
+    return embed
+
+
+def compare_embed(result: JobResult) -> discord.Embed:
+    """Both models side by side, each field named by model and version, its caption and time in the value."""
+    embed = discord.Embed(title=messages.COMPARE_TITLE, colour=CAPTION_COLOUR)
+    for name in ("pretrained", "finetuned"):
+        model = result.results[name]
+        value = f"{model.captions[0]}\n*{messages.timing(model.ms, model.queue_ms)}*"
+        embed.add_field(name=messages.model_label(name, model.version), value=value, inline=True)
+    return embed
+
+
+def failure_embed(error: CaptionError, title: str = messages.DISCORD_FAILED_TITLE) -> discord.Embed:
+    return discord.Embed(title=title, description=error.message, colour=FAILURE_COLOUR)
+
+
+def outcome_embeds(outcomes: Sequence[tuple[str, Outcome]]) -> list[discord.Embed]:
+    """One embed per image of a message, titled with its place when there are several."""
+    embeds = []
+    for index, (filename, outcome) in enumerate(outcomes, 1):
+        is_caption = isinstance(outcome, Captioned)
+        title = messages.CAPTION_TITLE if is_caption else messages.DISCORD_FAILED_TITLE
+        if len(outcomes) > 1:
+            title = messages.DISCORD_IMAGE_OF.format(title=title, index=index, count=len(outcomes))
+        title = f"{title} · {filename}"[:TITLE_LIMIT]
+        embeds.append(caption_embed(outcome.result, title=title) if is_caption else failure_embed(outcome, title))
+    return embeds
+
+
+def alt_text(result: JobResult) -> str:
+    """The caption to describe the image with: the fine-tuned model's first, else the other model's."""
+    model = result.results.get("finetuned") or next(iter(result.results.values()))
+    return model.captions[0][:ALT_TEXT_LIMIT]
+
+
+def reload_embed(version: str | None, replies: Sequence[WorkerReply]) -> discord.Embed:
+    title = messages.DISCORD_RELOAD_TITLE.format(version=version or messages.DISCORD_RELOAD_CURRENT)
+    if not replies:
+        return discord.Embed(title=title, description=messages.RELOAD_NO_WORKERS, colour=FAILURE_COLOUR)
+    lines = [messages.reload_line(r.worker, r.status, r.version, r.load_s, r.reason) for r in replies]
+    all_ok = all(r.status in ("ok", "unchanged") for r in replies)
+    return discord.Embed(title=title, description="\n".join(lines), colour=CAPTION_COLOUR if all_ok else FAILURE_COLOUR)
+
+
+def models_embed(replies: Sequence[WorkerReply]) -> discord.Embed:
+    if not replies:
+        return discord.Embed(
+            title=messages.DISCORD_MODELS_TITLE, description=messages.RELOAD_NO_WORKERS, colour=FAILURE_COLOUR
+        )
+    live = {r.worker: r.version for r in replies}
+    available = sorted({version for r in replies for version in r.available})
+    lines = messages.models_lines(live, available)
+    return discord.Embed(title=messages.DISCORD_MODELS_TITLE, description="\n".join(lines), colour=CAPTION_COLOUR)

@@ -1,0 +1,52 @@
+"""The command tree with the one error handler every slash command and context menu goes through."""
+
+import logging
+import math
+
+import discord
+from discord import app_commands
+
+from captionbot.bot import messages
+from captionbot.bot.discord.checks import NotAdmin
+from captionbot.bot.discord.render import failure_embed
+from captionbot.core.errors import CaptionError
+
+log = logging.getLogger(__name__)
+
+
+class CaptionTree(app_commands.CommandTree):
+    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        """Answer every failure with a sentence: ephemeral when nothing was sent yet, else as the followup."""
+        cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        answer: dict = {}
+        if isinstance(cause, app_commands.CommandOnCooldown):
+            answer["content"] = messages.COOLDOWN.format(seconds=math.ceil(cause.retry_after))
+        elif isinstance(cause, NotAdmin):
+            log.warning("user %s was refused %s: not an admin", interaction.user.id, _command_name(interaction))
+            answer["content"] = messages.ADMIN_ONLY
+        elif isinstance(cause, CaptionError):
+            log.info("%s answered %s: %s", _command_name(interaction), cause.code, cause.message)
+            answer["embed"] = failure_embed(cause)
+        else:
+            log.error("%s failed", _command_name(interaction), exc_info=cause)
+            answer["content"] = messages.UNEXPECTED
+        await _send(interaction, **answer)
+
+
+async def _send(interaction: discord.Interaction, **answer: object) -> None:
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(**answer, ephemeral=True)
+        else:
+            await interaction.response.send_message(**answer, ephemeral=True)
+    except discord.HTTPException as err:
+        log.warning("could not answer interaction %s: %s", interaction.id, err)
+
+
+def _command_name(interaction: discord.Interaction) -> str:
+    command = interaction.command
+    return (
+        f"/{command.qualified_name}"
+        if isinstance(command, app_commands.Command)
+        else repr(getattr(command, "name", "?"))
+    )
