@@ -43,3 +43,93 @@ def models_lines(live: dict[str, str | None], available: list[str]) -> list[str]
     lines = [f"{worker}: fine-tuned {version or 'none'}" for worker, version in sorted(live.items())]
     lines.append("Available: " + (", ".join(available) if available else NO_VERSIONS))
     return lines
+
+
+# --- Discord (captionbot.bot.discord) ------------------------------------------------------------------------
+DISCORD_CAPTION_MENU = "Caption this image"
+DISCORD_MODEL_FIELD = "Model"
+DISCORD_TIME_FIELD = "Time"
+DISCORD_FAILED_TITLE = "No caption for this one"
+DISCORD_IMAGE_OF = "{title} · image {index} of {count}"
+DISCORD_UNSUPPORTED_TYPE = f"I can't read {{kind}} images; send a {ACCEPTED_IMAGES} file."
+DISCORD_NO_IMAGE_ON_MESSAGE = "That message has no image attached; use this on a message with an image."
+DISCORD_RELOAD_TITLE = "Reload: {version}"
+DISCORD_RELOAD_CURRENT = "the registry's current version"
+DISCORD_MODELS_TITLE = "Models"
+DISCORD_TOKEN_MISSING = (
+    "DISCORD_TOKEN is not set: copy the bot token from the Discord developer portal (your app > Bot > Reset Token) "
+    "into .env or the environment."
+)
+DISCORD_TOKEN_REFUSED = (
+    "Discord refused DISCORD_TOKEN: reset it in the Discord developer portal (your app > Bot > Reset Token) and "
+    "set the new one."
+)
+DISCORD_BAD_ID = (
+    "{setting} holds {value!r}, which is not a Discord id; turn on Developer Mode in Discord and use Copy ID."
+)
+DISCORD_NO_IMAGE_MENTION = (
+    "I found no image to caption; attach one to your message, or reply to a message with an image and mention me."
+)
+
+
+# --- Slack (captionbot.bot.slack) --------------------------------------------------------------------------
+SLACK_SHORTCUT_NAME = "Caption this image"  # also in deploy/slack-manifest.yml (a test keeps them equal)
+SLACK_CAPTION_USAGE = (
+    "Usage: `/caption [file link] [variations] [pretrained] [max-words=10-50] [beams=1-5] [temperature=0.5-2.0] "
+    "[private]`. Without a link I caption the latest image in this channel."
+)
+SLACK_COMPARE_USAGE = (
+    "Usage: `/compare [file link] [max-words=10-50] [beams=1-5] [private]`. Without a link I compare the models "
+    "on the latest image in this channel."
+)
+SLACK_UNKNOWN_WORD = "I don't know “{word}”. {usage}"
+SLACK_NOT_A_NUMBER = "{option} takes a number, like {option}={example}."
+SLACK_ONE_LINK = "Give me one file link at a time. {usage}"
+SLACK_LINK_REFUSED = (
+    "I can only caption files shared in Slack: use the file's link (More actions › Copy link to file), or leave "
+    "the link out to caption the latest image in this channel."
+)
+SLACK_FILE_NOT_FOUND = "I can't open that file: it may have been deleted, or I'm in no channel where it was shared."
+SLACK_FILE_NOT_SHARED_HERE = "That file isn't shared in this channel; share it here first, then ask again."
+SLACK_FILE_GONE = "That file is no longer available in Slack."
+SLACK_FILE_ACCESS_DENIED = (
+    "Slack didn't let me download that file; ask an admin to check that the app has the files:read scope."
+)
+SLACK_UNSUPPORTED_TYPE = f"I can't read {{kind}} images; send a {ACCEPTED_IMAGES} file."
+SLACK_NOT_IN_CHANNEL = (
+    "I can't see this channel's messages: invite me with `/invite @captionbot`, or give me a file link."
+)
+SLACK_NO_IMAGE_ON_MESSAGE = f"That message has no image; use this on a message with a {ACCEPTED_IMAGES} file."
+SLACK_MENTION_HOW = "Mention me in a message with an image, or in the thread of one, and I'll caption it."
+SLACK_NOT_IN_CHANNEL_PRIVATE_ANSWER = (
+    "I'm not in this channel, so this caption is just for you; invite me (`/invite @captionbot`) to post captions "
+    "in threads."
+)
+SLACK_FAILED_TITLE = "No caption for {name}"
+SLACK_IMAGE_LINK = "Image: <{permalink}|{name}>"
+SLACK_RELOAD_TITLE = "Reload: {version}"
+SLACK_RELOAD_CURRENT = "the registry's current version"
+SLACK_RELOAD_STARTED_CURRENT = "Asking every worker to load the registry's current version…"
+SLACK_RELOAD_USAGE = "Usage: `/reload-model [version]`; without a version, the registry's current one is loaded."
+SLACK_MODELS_TITLE = "Models"
+SLACK_BOT_TOKEN_MISSING = (
+    "SLACK_BOT_TOKEN is not set: install the app from deploy/slack-manifest.yml, then copy its Bot User OAuth Token "
+    "(xoxb-…) from OAuth & Permissions into .env or the environment."
+)
+SLACK_APP_TOKEN_MISSING = (
+    "SLACK_APP_TOKEN is not set: Socket Mode needs an app-level token (xapp-…) with connections:write, made under "
+    "Basic Information › App-Level Tokens; or run `captionbot slack --http` with SLACK_SIGNING_SECRET."
+)
+SLACK_SIGNING_SECRET_MISSING = (
+    "SLACK_SIGNING_SECRET is not set: HTTP mode checks every request's signature with it; copy it from Basic "
+    "Information › App Credentials."
+)
+SLACK_TOKEN_WRONG_KIND = (
+    "{setting} does not start with {prefix}: it holds another kind of token; {where}."
+)
+SLACK_BOT_TOKEN_WHERE = "use the Bot User OAuth Token from OAuth & Permissions"
+SLACK_APP_TOKEN_WHERE = "use an app-level token from Basic Information › App-Level Tokens"
+SLACK_TOKEN_REFUSED = (
+    "Slack refused SLACK_BOT_TOKEN ({error}): reinstall the app to the workspace and set the new Bot User OAuth Token."
+)
+SLACK_API_UNREACHABLE = "Could not reach Slack's Web API at {url}: check SLACK_API_URL and the network ({error})."
