@@ -170,3 +170,29 @@ def test_bots_and_workers_live_through_a_redis_restart(own_redis, service_values
     assert "try again" in outage.message and refused_in < settings.job_timeout_s
     assert after is not None and after.error is None
     assert own_redis.password not in worker.log_text()
+
+
+def test_no_secret_reaches_a_log_in_a_full_run(own_redis, service_values, tmp_path):
+    """Worker, caption CLI through the queue, models and reload, all at debug level, with a password in the
+    Redis URL and bot tokens in the environment: none of them is printed."""
+    import sys
+
+    secrets = {"DISCORD_TOKEN": f"discord-{uuid.uuid4().hex}", "SLACK_BOT_TOKEN": f"xoxb-{uuid.uuid4().hex}", "SLACK_SIGNING_SECRET": uuid.uuid4().hex}
+    values = {**service_values, "REDIS_URL": own_redis.url, "QUEUE_NAME": "secrets"}
+    env = {**service_env(values), **secrets}
+    worker = WorkerProcess(settings_from(values), env, tmp_path / "worker.log")
+    worker.process_args = ["--loglevel", "DEBUG"]
+    worker.start()
+    image = tmp_path / "red.png"
+    image.write_bytes(png())
+    try:
+        outputs = [
+            subprocess.run([sys.executable, "-m", "captionbot", "-v", *args], env=env, capture_output=True, text=True, timeout=120)
+            for args in (["caption", "--queue", "--json", str(image)], ["models"], ["reload", "v1"])
+        ]
+    finally:
+        worker.stop()
+    assert outputs[0].returncode == 0, outputs[0].stderr
+    logs = worker.log_text() + "".join(o.stdout + o.stderr for o in outputs)
+    for secret in (own_redis.password, *secrets.values()):
+        assert secret not in logs
