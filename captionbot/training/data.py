@@ -19,13 +19,19 @@ from pathlib import Path
 from captionbot.training.splits import SPLITS, split_by_image
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif")
-IMAGE_DIRS = ("Flicker8k_Dataset", "Flickr8k_Dataset", "Images", "images", "Flickr8k_Dataset/Flicker8k_Dataset")
+# The Kaggle copy of the release nests the folder: Flickr8k_Dataset/Flicker8k_Dataset/.
+IMAGE_DIRS = ("Flickr8k_Dataset/Flicker8k_Dataset", "Flicker8k_Dataset", "Flickr8k_Dataset", "Images", "images")
 TOKEN_FILE = "Flickr8k.token.txt"
 KAGGLE_FILE = "captions.txt"
 KARPATHY_FILE = "dataset_flickr8k.json"
-SPLIT_FILES = {"train": "Flickr_8k.trainImages.txt", "val": "Flickr_8k.devImages.txt", "test": "Flickr_8k.testImages.txt"}
+SPLIT_FILES = {
+    "train": "Flickr_8k.trainImages.txt",
+    "val": "Flickr_8k.devImages.txt",
+    "test": "Flickr_8k.testImages.txt",
+}
 KARPATHY_SPLITS = {"train": "train", "restval": "train", "val": "val", "test": "test"}
 TEXT_DIRS = (".", "Flickr8k_text", "text")
+NUMBERED_COPY = re.compile(r"\.(jpe?g|png)\.\d+$", re.IGNORECASE)  # 2258277193_586949ec62.jpg.1
 
 
 class DataError(Exception):
@@ -105,7 +111,10 @@ def _image_dir(root: Path) -> Path:
 
 def _add(captions: dict[str, list[str]], skipped: list[Skipped], image: str, caption: str, entry: str) -> None:
     image, caption = image.strip(), clean_caption(caption)
-    if not is_image_name(image):
+    if NUMBERED_COPY.search(image):
+        skipped.append(Skipped(entry, f"'{image}' is not an image file name: an image id with a '.N' suffix, "
+                                      "a known slip in the Flickr8k release"))
+    elif not is_image_name(image):
         skipped.append(Skipped(entry, f"'{image}' is not an image file name"))
     elif not caption:
         skipped.append(Skipped(entry, "empty caption"))
@@ -181,23 +190,28 @@ def read_pipe(root: Path, text_file: Path) -> Captions:
     captions: dict[str, list[str]] = {}
     skipped: list[Skipped] = []
     for number, line in enumerate(text_file.read_text(encoding="utf-8").splitlines(), 1):
-        parts = [part.strip() for part in line.split("|")]
-        if not line.strip() or (number == 1 and parts[0].lower() in ("image", "image_name")):
+        image, bar, caption = line.partition("|")
+        if not line.strip() or (number == 1 and image.strip().lower() in ("image", "image_name")):
             continue
-        if len(parts) < 2:
+        if not bar:
             skipped.append(Skipped(f"{text_file.name}:{number}", "no `|` between image and caption"))
             continue
-        if len(parts) == 3 and parts[1].isdigit():
-            parts = [parts[0], parts[2]]
-        _add(captions, skipped, parts[0], "|".join(parts[1:]), f"{text_file.name}:{number}")
+        comment_number, bar, rest = caption.partition("|")
+        if bar and comment_number.strip().isdigit():
+            caption = rest
+        _add(captions, skipped, image, caption, f"{text_file.name}:{number}")
     return Captions("pipe", root, _image_dir(root), captions, None, skipped)
+
+
+def _first_line(path: Path) -> str:
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        return handle.readline()
 
 
 def _pipe_file(root: Path) -> Path | None:
     for path in sorted(root.iterdir()):
         if path.is_file() and path.suffix.lower() in (".txt", ".csv", ".psv"):
-            with path.open(encoding="utf-8", errors="replace") as handle:
-                first = handle.readline()
+            first = _first_line(path)
             if "|" in first and "\t" not in first:
                 return path
     return None
@@ -215,7 +229,7 @@ def read_captions(path: Path | str) -> Captions:
         if found:
             return _read_file(path, found)
     kaggle = path / KAGGLE_FILE
-    if kaggle.is_file() and kaggle.open(encoding="utf-8").readline().strip().lower().startswith("image,caption"):
+    if kaggle.is_file() and _first_line(kaggle).strip().lower().startswith("image,caption"):
         return read_kaggle(path, kaggle)
     pipe = _pipe_file(path)
     if pipe:
@@ -229,7 +243,7 @@ def read_captions(path: Path | str) -> Captions:
 def _read_file(root: Path, path: Path) -> Captions:
     if path.suffix == ".json":
         return read_karpathy(root, path)
-    first = path.open(encoding="utf-8", errors="replace").readline()
+    first = _first_line(path)
     if "\t" in first and "#" in first.split("\t")[0]:
         return read_original(root, path)
     if first.strip().lower().startswith("image,caption"):
@@ -271,13 +285,15 @@ def load_data(path: Path | str) -> DataSet:
     """Read a data set, keep the captions whose image file exists, and split it by image.
 
     The layout's own split is kept (split lists, Karpathy's `split`); otherwise images are split
-    deterministically, 6000/1000/1000 for the full Flickr8k and in proportion for other sizes."""
+    deterministically, 6000/1000/1000 for the full Flickr8k and 6:1:1 for other sizes (see splits.py)."""
     found = read_captions(path)
     examples, missing = _existing_images(found)
     if found.split_of is not None:
         splits, unsplit = _listed_splits(found, examples)
     else:
-        splits, unsplit = split_by_image(examples), []
+        splits, left_out = split_by_image(examples)
+        unsplit = [Skipped(e.image, "left out of the full set's 6000/1000/1000 split, as the release's split "
+                                    "lists leave it out") for e in left_out]
     data = DataSet(found.format, found.root, splits, found.skipped + missing + unsplit)
     if not any(data.splits.values()):
         raise DataError(f"No captioned image found in {found.root}: every entry was skipped ({len(data.skipped)}).")

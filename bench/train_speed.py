@@ -1,0 +1,106 @@
+"""Training throughput: images decoded once and kept in memory vs JPEGs decoded on every step.
+
+    .venv/bin/python bench/train_speed.py                                  # CPU, tiny BLIP (the default)
+    .venv/bin/python bench/train_speed.py --shape base --device cuda --precision bf16 --workers 8
+
+Both runs use the training loop's own parts (`captionbot.training.train.Trainer`: data loader, augmentation,
+forward, backward, clipped AdamW step) on the synthetic shapes set written as 500x375 JPEGs, Flickr8k's
+usual size. Each mode runs `--rounds` times, alternating, after a warm-up; the median images/s is reported
+(other processes on a shared machine make single runs noisy). The cache's one-off decode time is reported
+apart: it is paid once per run, the per-step decoding on every epoch.
+"""
+
+import argparse
+import itertools
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+
+from captionbot.training import train
+from captionbot.training.data import load_data
+from captionbot.training.models import load_model, load_processor, pick_device
+from captionbot.training.scratch import save_random_blip
+from captionbot.training.synthetic import generate
+
+
+def build_trainer(data_dir: Path, model_dir: Path, cache: bool,
+                  args: argparse.Namespace) -> tuple[train.Trainer, float]:
+    """A Trainer as `captionbot train` builds it; and the seconds its picture stores took to fill."""
+    flags = ["--data", str(data_dir), "--output", str(model_dir.parent / "unused"), "--lr", "1e-4",
+             "--batch-size", str(args.batch_size), "--device", args.device, "--precision", args.precision,
+             "--image-cache" if cache else "--no-image-cache"]
+    if args.workers is not None:
+        flags += ["--workers", str(args.workers)]
+    options = train.parse_args(flags)
+    device = pick_device(options.device)
+    model = load_model(model_dir, device)
+    started = time.perf_counter()
+    trainer = train.Trainer(options, model, load_processor(model_dir), load_data(data_dir), device)
+    return trainer, time.perf_counter() - started
+
+
+def endless_batches(trainer: train.Trainer) -> Iterator[dict[str, torch.Tensor]]:
+    for epoch in itertools.count(1):
+        yield from trainer.loader(trainer.train_pairs, epoch=epoch, shuffle=True)
+
+
+def images_per_second(trainer: train.Trainer, steps: int, warmup: int = 3) -> float:
+    """Pairs per second over `steps` optimizer steps (one micro-batch each), data loading included."""
+    trainer.model.train()
+    batches = endless_batches(trainer)
+    pairs, started = 0, 0.0
+    for step in range(warmup + steps):
+        if step == warmup:
+            if trainer.device.type == "cuda":
+                torch.cuda.synchronize()
+            pairs, started = 0, time.perf_counter()
+        batch = next(batches)
+        trainer.scaler.scale(trainer.loss(batch)).backward()
+        trainer.optimizer_step()
+        pairs += len(batch["input_ids"])
+    if trainer.device.type == "cuda":
+        torch.cuda.synchronize()
+    return pairs / (time.perf_counter() - started)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shape", choices=("tiny", "base"), default="tiny", help="random-weight BLIP shape")
+    parser.add_argument("--images", type=int, default=320, help="synthetic pictures (default: 320)")
+    parser.add_argument("--steps", type=int, default=30, help="timed steps per round (default: 30)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per mode, alternating (default: 3)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "bf16"))
+    parser.add_argument("--workers", type=int, help="data loader processes (default: the trainer's)")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="train-speed.") as work:
+        data_dir = generate(Path(work) / "data", args.images, size=(500, 375))
+        model_dir = save_random_blip(Path(work) / "model", ["a"], shape=args.shape)
+        cached, cache_s = build_trainer(data_dir, model_dir, True, args)
+        uncached, _ = build_trainer(data_dir, model_dir, False, args)
+        rates: dict[str, list[float]] = {"decode every step": [], "cached": []}
+        for _ in range(args.rounds):
+            rates["decode every step"].append(images_per_second(uncached, args.steps))
+            rates["cached"].append(images_per_second(cached, args.steps))
+
+    medians = {mode: statistics.median(values) for mode, values in rates.items()}
+    print(f"BLIP {args.shape}, {cached.device}, precision {args.precision}, batch {args.batch_size}, "
+          f"500x375 JPEGs -> {cached.train_pairs.store.side}px, {torch.get_num_threads()} torch threads")
+    for mode, values in rates.items():
+        runs = " ".join(f"{v:.0f}" for v in values)
+        print(f"  {mode:<18} {medians[mode]:8.1f} images/s   (rounds: {runs})")
+    decoded = len(cached.train_pairs.store) + len(cached.val_pictures)
+    print(f"  one-off decode into the cache: {cache_s:.1f} s for {decoded} images")
+    print(f"ratio cached / decode every step: {medians['cached'] / medians['decode every step']:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""Training batches: pictures decoded once (or on every access), (image, caption) pairs, and the collator
+that turns captions into decoder inputs and targets the way BLIP decodes."""
+
+import random
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import Dataset, Sampler
+from tqdm import tqdm
+
+from captionbot.core.errors import ImageRejected
+from captionbot.core.images import decode_image
+from captionbot.training.data import Example
+
+MAX_FILE_BYTES = 512 * 1024 * 1024
+MAX_PIXELS = 200_000_000
+IGNORE_INDEX = -100  # CrossEntropyLoss's ignore_index: padding is left out of the loss
+
+
+def read_picture(path: Path, side: int) -> torch.Tensor:
+    """A file as uint8 (3, H, W), its shorter side brought down to `side` (JPEGs decoded in draft mode)."""
+    try:
+        image = decode_image(path.read_bytes(), MAX_FILE_BYTES, MAX_PIXELS, min_side=side)
+    except ImageRejected as err:
+        raise ImageRejected(f"{path}: {err.message}") from err
+    scale = side / min(image.size)
+    if scale < 1:
+        size = (max(side, round(image.width * scale)), max(side, round(image.height * scale)))
+        image = image.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
+    return torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1).contiguous()
+
+
+class PictureStore:
+    """The pictures of some examples, shorter side `side`; with `cache`, decoded once up front and kept
+    in memory (uint8: about 3·side²·4/3 bytes each), else decoded from the file on every access."""
+
+    def __init__(self, paths: Sequence[Path], side: int, cache: bool = True, threads: int = 4) -> None:
+        self.paths, self.side = list(paths), side
+        self.cached: list[torch.Tensor] | None = None
+        if cache:
+            # Pillow releases the GIL while decoding, so threads decode in parallel.
+            with ThreadPoolExecutor(max(1, threads)) as pool:
+                pictures = pool.map(lambda path: read_picture(path, side), self.paths)
+                self.cached = list(tqdm(pictures, total=len(self.paths), desc="decoding images", unit="img",
+                                        disable=None, leave=False))
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        if self.cached is not None:
+            return self.cached[index]
+        return read_picture(self.paths[index], self.side)
+
+
+Transform = Callable[[torch.Tensor, str, random.Random], torch.Tensor]
+
+
+class CaptionPairs(Dataset):
+    """Every (image, caption) pair of some examples. Items are keyed by (epoch, index) so a pair's random
+    augmentation depends on the seed, the epoch and the index alone: the same on resume, in any worker."""
+
+    def __init__(self, examples: Sequence[Example], store: PictureStore, transform: Transform, seed: int) -> None:
+        self.pairs = [(i, caption) for i, example in enumerate(examples) for caption in example.captions]
+        self.store, self.transform, self.seed = store, transform, seed
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, key: tuple[int, int]) -> tuple[torch.Tensor, str]:
+        epoch, index = key
+        image_index, caption = self.pairs[index]
+        rng = random.Random(f"{self.seed}:{epoch}:{index}")
+        return self.transform(self.store[image_index], caption, rng), caption
+
+
+class PlainPictures:
+    """The pictures of a store through a transform without randomness, made on access: for captioning."""
+
+    def __init__(self, store: PictureStore, transform: Transform) -> None:
+        self.store, self.transform = store, transform
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return self.transform(self.store[index], "", random.Random(index))
+
+
+class EpochSampler(Sampler):
+    """(epoch, index) keys, in an order shuffled by (seed, epoch) or in index order."""
+
+    def __init__(self, size: int, epoch: int, seed: int, shuffle: bool = True) -> None:
+        self.size, self.epoch, self.seed, self.shuffle = size, epoch, seed, shuffle
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        if self.shuffle:
+            generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+            order = torch.randperm(self.size, generator=generator).tolist()
+        else:
+            order = list(range(self.size))
+        return iter([(self.epoch, index) for index in order])
+
+
+class CaptionCollator:
+    """Stack pictures and tokenize captions for the decoder, as BLIP trains: the first token is the
+    decoder's bos ([DEC], which `generate` starts from) instead of the tokenizer's [CLS], and padding is
+    masked out of the targets. The model shifts the targets by one itself."""
+
+    def __init__(self, tokenizer, bos_token_id: int, max_tokens: int) -> None:
+        self.tokenizer, self.bos_token_id, self.max_tokens = tokenizer, bos_token_id, max_tokens
+
+    def __call__(self, batch: list[tuple[torch.Tensor, str]]) -> dict[str, torch.Tensor]:
+        pixel_values = torch.stack([picture for picture, _ in batch])  # (B, 3, S, S)
+        text = self.tokenizer(
+            [caption for _, caption in batch],
+            padding="longest",
+            truncation=True,
+            max_length=self.max_tokens,
+            return_tensors="pt",
+        )
+        input_ids = text.input_ids.clone()  # (B, T): [CLS] w1 .. wn [SEP] [PAD] ..
+        input_ids[:, 0] = self.bos_token_id  # [DEC] w1 .. wn [SEP] [PAD] ..
+        labels = input_ids.masked_fill(text.attention_mask == 0, IGNORE_INDEX)
+        return {"pixel_values": pixel_values, "input_ids": input_ids, "attention_mask": text.attention_mask,
+                "labels": labels}

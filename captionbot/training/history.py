@@ -1,0 +1,33 @@
+"""metrics.jsonl: a run's whole history, one JSON object a line, each with its `kind`, `epoch` and `step`.
+
+    {"kind": "train", "epoch": 1, "step": 10, "loss": 3.1, "lr": 4e-5, "images_per_s": 210.0}
+    {"kind": "epoch", "epoch": 1, "step": 63, "train_loss": 3.0, "val_loss": 2.8, "seconds": 31.2}
+    {"kind": "eval",  "epoch": 1, "step": 63, "split": "val", "BLEU-4": 0.21, "CIDEr": 0.55, ...}
+"""
+
+import json
+from pathlib import Path
+
+from captionbot.core.registry import atomic_write_text
+
+FILE = "metrics.jsonl"
+
+
+def read_history(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+class History:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def append(self, kind: str, **record: object) -> None:
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"kind": kind, **record}) + "\n")
+
+    def truncate(self, epoch: int) -> None:
+        """Forget what happened after `epoch`: a resumed run writes those epochs again."""
+        kept = [record for record in read_history(self.path) if record["epoch"] <= epoch]
+        atomic_write_text(self.path, "".join(json.dumps(record) + "\n" for record in kept))

@@ -1,0 +1,122 @@
+"""The flags of the training commands, defined once for `captionbot` and for each module's `main(argv)`.
+
+Imports nothing heavy: `captionbot --help` must not load torch.
+"""
+
+import argparse
+from pathlib import Path
+
+# The seed's recipe. Options left at None on the command line take these values, or, with --resume,
+# the values of the run being resumed.
+RECIPE = {
+    "epochs": 5,
+    "batch_size": 16,
+    "grad_accum": 1,
+    "lr": 5e-5,
+    "weight_decay": 0.05,
+    "warmup_steps": None,  # None: 5% of the optimizer steps
+    "label_smoothing": 0.1,
+    "max_tokens": 32,
+    "precision": "auto",
+    "seed": 0,
+    "freeze_vision": False,
+    "augment": True,
+}
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+GENERATION_HELP = "beam search as BLIP's COCO captioner: 3 beams, 5 to 20 tokens"
+
+
+def _recipe(text: str, key: str) -> str:
+    default = RECIPE[key]
+    shown = "5%% of the optimizer steps" if key == "warmup_steps" else default
+    return f"{text} (default: {shown}; with --resume, the run's)"
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, help="Flickr8k-layout data set folder (see `captionbot check-data`)")
+    parser.add_argument(
+        "--base",
+        help="model to fine-tune: a Hub id or a save_pretrained folder (default: PRETRAINED_MODEL); "
+        "`random:tiny` or `random:base` for random weights with a vocabulary of the training captions",
+    )
+    parser.add_argument("--output", type=Path, required=True, help="run folder: checkpoints, best/, metrics.jsonl")
+    parser.add_argument("--epochs", type=int, help=_recipe("passes over the training pairs", "epochs"))
+    parser.add_argument("--batch-size", type=int, help=_recipe("(image, caption) pairs per micro-batch", "batch_size"))
+    parser.add_argument("--grad-accum", type=int, help=_recipe("micro-batches per optimizer step", "grad_accum"))
+    parser.add_argument("--lr", type=float, help=_recipe("peak AdamW learning rate", "lr"))
+    parser.add_argument("--weight-decay", type=float, help=_recipe("AdamW weight decay of matrices", "weight_decay"))
+    parser.add_argument("--warmup-steps", type=int, help=_recipe("linear warmup before cosine decay", "warmup_steps"))
+    parser.add_argument("--label-smoothing", type=float, help=_recipe("of the decoder loss", "label_smoothing"))
+    parser.add_argument("--max-tokens", type=int,
+                        help=_recipe("caption tokens kept, [DEC] and [SEP] included", "max_tokens"))
+    parser.add_argument("--precision", choices=PRECISIONS,
+                        help=_recipe("auto: bf16 (else fp16) autocast on a GPU, fp32 on the CPU", "precision"))
+    parser.add_argument("--seed", type=int, help=_recipe("shuffling, augmentation and random weights", "seed"))
+    parser.add_argument("--freeze-vision", action=argparse.BooleanOptionalAction,
+                        help=_recipe("train the text decoder only", "freeze_vision"))
+    parser.add_argument("--augment", action=argparse.BooleanOptionalAction,
+                        help=_recipe("random crop, flip (unless the caption says left/right), colour jitter "
+                                     "without hue", "augment"))
+    parser.add_argument("--eval-every", type=int, default=1, metavar="N",
+                        help="caption the val split and score CIDEr and BLEU-4 every N epochs, and after the last "
+                        "(default: 1)")
+    parser.add_argument("--save-every", type=int, default=1, metavar="N",
+                        help="write a resumable checkpoint every N epochs, and after the last (default: 1)")
+    parser.add_argument("--keep-checkpoints", type=int, default=2, metavar="K",
+                        help="keep the K newest epoch checkpoints; best/ is always kept (default: 2)")
+    parser.add_argument("--early-stop", type=int, default=0, metavar="N",
+                        help="stop after N evaluations without a better val CIDEr; 0: never (default: 0)")
+    parser.add_argument("--resume", nargs="?", const="latest", metavar="CHECKPOINT",
+                        help="continue a run exactly: from the newest checkpoint in --output, or the one named")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    parser.add_argument("--workers", type=int, help="data loader processes (default: 0 on the CPU, up to 8 on a GPU)")
+    parser.add_argument("--image-cache", action=argparse.BooleanOptionalAction, default=True,
+                        help="decode every image once and keep it in memory, shrunk to the model's input size "
+                        "(default: on)")
+    parser.add_argument("--log-every", type=int, default=10, metavar="N",
+                        help="write the training loss to metrics.jsonl every N optimizer steps (default: 10)")
+
+
+def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", help="model to caption with: a save_pretrained folder or a Hub id")
+    parser.add_argument("--data", type=Path, help="data set whose split --model captions")
+    parser.add_argument("--split", choices=("train", "val", "test"), default="test",
+                        help="split to score (default: test)")
+    parser.add_argument("--limit", type=int, metavar="N", help="score the first N images of the split only")
+    parser.add_argument("--predictions", type=Path, metavar="P.json",
+                        help='captions to score instead: [{"image_id": "<file name>", "caption": "..."}]')
+    parser.add_argument("--references", type=Path, metavar="R",
+                        help="reference captions for --predictions: a data set folder or caption file in any layout")
+    parser.add_argument("--save-predictions", type=Path, metavar="P.json", help="write --model's captions here")
+    parser.add_argument("--json", action="store_true", help="print one JSON object of the scores")
+    add_captioning_arguments(parser)
+
+
+def add_captioning_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--batch-size", type=int, default=16, help="images per generate call (default: 16)")
+    parser.add_argument("--beams", type=int, default=3, help=f"beams ({GENERATION_HELP})")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+
+
+def add_report_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a `captionbot train --output` folder")
+    parser.add_argument("--baseline", help="model to compare with (default: the run's base model; `none` to skip)")
+    parser.add_argument("--data", type=Path, help="data set of the test images (default: the run's)")
+    parser.add_argument("--output", type=Path, help="report folder (default: RUN_DIR/report)")
+    parser.add_argument("--limit", type=int, metavar="N", help="compare on the first N test images only")
+    parser.add_argument("--samples", type=int, default=8, help="test images in the caption grid (default: 8)")
+    add_captioning_arguments(parser)
+
+
+def add_publish_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", type=Path, metavar="RUN_DIR/best",
+                        help="a save_pretrained folder written by `captionbot train`")
+    parser.add_argument("--version", help="version name (default: the run folder's name and the time)")
+    parser.add_argument("--activate", action="store_true",
+                        help="make it the live version (CURRENT); workers reload when RELOAD_ON_PUBLISH is set")
+    parser.add_argument("--model-dir", type=Path, help="registry root (default: MODEL_DIR)")
+
+
+def add_check_data_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("data", type=Path, metavar="DIR", help="a data set folder in a Flickr8k layout")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")

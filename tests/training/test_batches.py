@@ -1,0 +1,91 @@
+"""What a training batch holds: pictures as the processor makes them, decoder inputs as BLIP decodes."""
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from captionbot.training.augment import ImageTransform
+from captionbot.training.dataset import IGNORE_INDEX, CaptionCollator, CaptionPairs, EpochSampler, PictureStore
+from captionbot.training.data import load_data
+from captionbot.training.models import load_processor
+from captionbot.training.schedule import lr_factor
+
+
+@pytest.fixture(scope="module")
+def processor(tiny_checkpoint: Path):
+    return load_processor(tiny_checkpoint)
+
+
+def transform_of(processor, augment: bool = False) -> ImageTransform:
+    images = processor.image_processor
+    return ImageTransform(images.size["height"], tuple(images.image_mean), tuple(images.image_std), augment)
+
+
+def test_collator_starts_with_dec_and_masks_padding(processor) -> None:
+    bos = processor.tokenizer.convert_tokens_to_ids("[DEC]")
+    collate = CaptionCollator(processor.tokenizer, bos, max_tokens=32)
+    picture = torch.zeros(3, 64, 64)
+    batch = collate([(picture, "a red circle on a blue background"), (picture, "a square")])
+    assert batch["pixel_values"].shape == (2, 3, 64, 64)
+    assert batch["input_ids"][:, 0].tolist() == [bos, bos]
+    padding = batch["attention_mask"] == 0
+    assert padding[1].any() and not padding[0].any()
+    assert (batch["labels"][padding] == IGNORE_INDEX).all()
+    assert torch.equal(batch["labels"][~padding], batch["input_ids"][~padding])
+    sep = processor.tokenizer.sep_token_id
+    assert batch["labels"][1, (~padding[1]).sum() - 1] == sep
+
+
+def test_collator_truncates_to_max_tokens(processor) -> None:
+    collate = CaptionCollator(processor.tokenizer, 5, max_tokens=6)
+    batch = collate([(torch.zeros(3, 8, 8), "a red circle on a blue background with a green square")])
+    assert batch["input_ids"].shape[1] == 6
+
+
+def test_plain_transform_is_close_to_the_image_processor(processor) -> None:
+    picture = np.random.default_rng(0).integers(0, 255, (90, 120, 3), dtype=np.uint8)
+    theirs = processor.image_processor(images=Image.fromarray(picture), return_tensors="pt").pixel_values[0]
+    ours = transform_of(processor)(torch.from_numpy(picture).permute(2, 0, 1), "", random.Random(0))
+    assert ours.shape == theirs.shape
+    assert (ours - theirs).abs().mean() < 0.1  # bicubic in torch vs Pillow: close, not equal
+
+
+def test_no_flip_for_captions_that_say_left_or_right(processor) -> None:
+    picture = torch.zeros(3, 64, 64, dtype=torch.uint8)
+    picture[:, :, :32] = 255  # left half white
+    transform = transform_of(processor, augment=True)
+    for seed in range(20):
+        out = transform(picture, "a white square on the left", random.Random(seed))
+        assert out[:, :, :8].mean() > out[:, :, -8:].mean()
+    flipped = [transform(picture, "a white square", random.Random(s))[:, :, :8].mean() < 0 for s in range(20)]
+    assert any(flipped) and not all(flipped)
+
+
+def test_a_pairs_augmentation_depends_on_seed_epoch_and_index_only(shapes_data: Path, processor) -> None:
+    examples = load_data(shapes_data).splits["val"]
+    store = PictureStore([e.path for e in examples], 64, cache=False)
+    pairs = CaptionPairs(examples, store, transform_of(processor, augment=True), seed=3)
+    assert len(pairs) == 5 * len(examples)
+    assert torch.equal(pairs[(2, 7)][0], pairs[(2, 7)][0])
+    assert not torch.equal(pairs[(2, 7)][0], pairs[(3, 7)][0])
+    assert list(EpochSampler(10, epoch=4, seed=1)) == list(EpochSampler(10, epoch=4, seed=1))
+    assert list(EpochSampler(10, epoch=4, seed=1)) != list(EpochSampler(10, epoch=5, seed=1))
+
+
+def test_cached_and_uncached_pictures_are_the_same(shapes_data: Path) -> None:
+    paths = [e.path for e in load_data(shapes_data).splits["test"]]
+    cached, uncached = PictureStore(paths, 48, cache=True), PictureStore(paths, 48, cache=False)
+    assert all(torch.equal(cached[i], uncached[i]) for i in range(len(paths)))
+    assert min(cached[0].shape[1:]) == 48
+
+
+def test_schedule_warms_up_linearly_then_decays_to_zero() -> None:
+    factors = [lr_factor(step, warmup_steps=10, total_steps=100) for step in range(101)]
+    assert factors[:10] == pytest.approx([(s + 1) / 11 for s in range(10)])
+    assert factors[10] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(factors[10:], factors[11:]))
+    assert factors[100] == 0.0
