@@ -2,6 +2,8 @@
 
 import io
 import statistics
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from PIL import Image
@@ -36,3 +38,16 @@ def percentile(values: list[float], q: float) -> float:
 
 def summary(values_ms: list[float]) -> str:
     return f"p50 {percentile(values_ms, 50):8.1f} ms  p95 {percentile(values_ms, 95):8.1f} ms  mean {statistics.mean(values_ms):8.1f} ms"
+
+
+def median_ms(fn: Callable[[], object], repeat: int, sync: Callable[[], object] = lambda: None) -> float:
+    """Median wall time of `fn` in ms after one warm-up call; `sync` waits for queued device work."""
+    fn()
+    times = []
+    for _ in range(repeat):
+        sync()
+        started = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000

@@ -6,9 +6,7 @@
 
 import argparse
 import io
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +14,7 @@ from PIL import Image
 from transformers.models.blip.image_processing_pil_blip import BlipImageProcessorPil
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import sample_jpeg  # noqa: E402
+from common import median_ms, sample_jpeg  # noqa: E402
 
 from captionbot.worker.preprocess import ImageSpec, load_picture, to_pixel_values  # noqa: E402
 
@@ -31,16 +29,6 @@ def twelve_megapixel_jpeg() -> bytes:
     out = io.BytesIO()
     photo.save(out, format="JPEG", quality=92)
     return out.getvalue()
-
-
-def timed(fn, repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1000
 
 
 def main() -> None:
@@ -59,7 +47,7 @@ def main() -> None:
         return to_pixel_values([load_picture(data, spec, 10**9, 10**9)], spec)
 
     assert baseline().shape == ours().shape
-    base_ms, ours_ms = timed(baseline, args.repeat), timed(ours, args.repeat)
+    base_ms, ours_ms = median_ms(baseline, args.repeat), median_ms(ours, args.repeat)
     print(f"12 MP JPEG ({len(data) / 1e6:.1f} MB) -> (1, 3, {args.size}, {args.size}), median of {args.repeat}")
     print(f"BlipImageProcessor on the full image: {base_ms:7.1f} ms")
     print(f"fast path (draft + one resize):       {ours_ms:7.1f} ms")

@@ -5,15 +5,13 @@ vision pass and one decoding batch with a temperature per row.
 """
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import base_checkpoint  # noqa: E402
+from common import base_checkpoint, median_ms  # noqa: E402
 
 from captionbot.core.jobs import VARIATION_TEMPERATURES  # noqa: E402
 from captionbot.worker.generation import max_new_tokens, variation_captions  # noqa: E402
@@ -40,23 +38,12 @@ def main() -> None:
         # min == max tokens in both, so random weights decode the same length either way
         variation_captions(loaded, pixel_values, VARIATION_TEMPERATURES, args.max_words)
 
-    def timed(fn):
-        fn()
-        times = []
-        for _ in range(args.repeat):
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            started = time.perf_counter()
-            fn()
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            times.append(time.perf_counter() - started)
-        return statistics.median(times) * 1000
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
     import captionbot.worker.generation as generation
 
     generation.MIN_NEW_TOKENS = tokens  # equal lengths: compare the work, not where random weights stop
-    base, ours = timed(three_calls), timed(one_pass)
+    base, ours = median_ms(three_calls, args.repeat, sync), median_ms(one_pass, args.repeat, sync)
     print(f"three variations, BLIP-base shape, {device}, {tokens} new tokens each, median of {args.repeat}")
     print(f"three generate calls: {base:8.0f} ms")
     print(f"one pass:             {ours:8.0f} ms")

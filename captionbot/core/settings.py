@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     finetuned_model: str | None = None
     model_dir: Path = Path("models")
     device: str = "auto"
+    cpu_int8: bool = False
     worker_concurrency: int = Field(16, ge=1)
     batch_max_size: int = Field(16, ge=1)
     batch_max_wait_ms: float = Field(10.0, ge=0)

@@ -72,7 +72,10 @@ def finetuned_source(settings: Settings) -> ModelSource | None:
     return None
 
 
-def load_model(name: str, source: ModelSource, device: torch.device, dtype: torch.dtype) -> LoadedModel:
+def load_model(
+    name: str, source: ModelSource, device: torch.device, dtype: torch.dtype, cpu_int8: bool = False
+) -> LoadedModel:
+    """`cpu_int8`: on the CPU, quantize the Linear layers to int8 (dynamic), several times faster there."""
     started = time.perf_counter()
     try:
         model = BlipForConditionalGeneration.from_pretrained(source.location, dtype=dtype)
@@ -80,6 +83,8 @@ def load_model(name: str, source: ModelSource, device: torch.device, dtype: torc
     except Exception as err:  # noqa: BLE001 - safetensors, JSON, config and hub errors alike: unloadable
         raise ModelLoadError(f"could not load the {name} model from {source.location}: {err}") from err
     model.to(device).eval()
+    if cpu_int8 and device.type == "cpu":
+        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
     return LoadedModel(
         name=name,
         version=source.version,

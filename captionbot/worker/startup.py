@@ -21,7 +21,7 @@ def build_engine(settings: Settings) -> CaptionEngine:
     """Raises `ModelLoadError` when the pretrained model cannot be loaded."""
     device = pick_device(settings.device)
     dtype = pick_dtype(device)
-    pretrained = load_model("pretrained", pretrained_source(settings), device, dtype)
+    pretrained = load_model("pretrained", pretrained_source(settings), device, dtype, settings.cpu_int8)
     log.info("loaded pretrained %s on %s (%s) in %.1f s", pretrained.version, device, dtype, pretrained.load_s)
     finetuned = None
     try:
@@ -29,7 +29,7 @@ def build_engine(settings: Settings) -> CaptionEngine:
         if source is None:
             log.warning("no fine-tuned model: FINETUNED_MODEL is unset and the registry has no CURRENT")
         else:
-            finetuned = load_model("finetuned", source, device, dtype)
+            finetuned = load_model("finetuned", source, device, dtype, settings.cpu_int8)
             log.info("loaded finetuned %s in %.1f s", finetuned.version, finetuned.load_s)
     except (ModelLoadError, InvalidVersion) as err:
         log.error("serving without a fine-tuned model: %s", err)

@@ -91,7 +91,7 @@ class Swapper:
     def _load(self, version: str) -> LoadedModel:
         device = pick_device(self.settings.device)
         path = self.registry.version_path(version)
-        return load_model("finetuned", ModelSource(str(path), version), device, pick_dtype(device))
+        return load_model("finetuned", ModelSource(str(path), version), device, pick_dtype(device), self.settings.cpu_int8)
 
     def _refusal(self, reason: str) -> dict:
         live = self.engine.model("finetuned")

@@ -40,3 +40,12 @@ def test_variations_are_three_different_captions_per_image(tiny_loaded):
 def test_max_words_cuts_captions(tiny_loaded):
     (caption,) = beam_captions(tiny_loaded, pixels(1), beams=2, max_words=10)
     assert len(caption.split()) <= 10
+
+
+def test_int8_cpu_option_loads_and_captions(tiny_checkpoint):
+    from captionbot.worker.models import ModelSource, load_model
+
+    loaded = load_model("pretrained", ModelSource(str(tiny_checkpoint), "t"), torch.device("cpu"), torch.float32, cpu_int8=True)
+    assert any("quantized" in type(m).__module__ for m in loaded.model.modules())
+    (caption,) = beam_captions(loaded, pixels(1), beams=2, max_words=10)
+    assert caption.strip()
