@@ -1,33 +1,48 @@
-"""A guard for one failure of kombu 5.7's Redis transport seen in this project's Redis-restart test.
+"""A guard for two failures of kombu 5.7's Redis transport seen in this project's Redis-restart test.
 
 When Redis goes away while a late-acked job is in flight, Celery's consumer first `collect()`s the broken
-connection (dropping its client) and then closes it; closing a channel restores its unacknowledged messages,
-which needs that dropped client, and the AttributeError that follows is not a connection error, so the worker
-stops with "Unrecoverable error". Nothing is lost by skipping that restore: every delivered message is also
-recorded in Redis's own unacked index and comes back through the visibility-timeout sweep. So the guard
-turns the crash into a log line and lets Celery reconnect.
+connection (dropping its client) and then closes it. Two things then reach for the dropped client:
+closing the channel restores its unacknowledged messages, and the job's acknowledgement, deferred to the
+event loop, runs against the old channel after the reconnect. Either raises an AttributeError, which is not a
+connection error, so the worker stops with "Unrecoverable error".
+
+Nothing is lost by skipping either: every delivered message is also recorded in Redis's own unacked index and
+comes back through the visibility-timeout sweep, and a job that was already answered is then answered from
+its stored result, not captioned again (see `tasks.py`). So the guard turns the crash into a log line and lets
+Celery reconnect.
 """
 
+import functools
 import logging
 
 from kombu.transport import redis as redis_transport
 
 log = logging.getLogger("captionbot.worker")
 
-_original_restore_unacked = redis_transport.QoS.restore_unacked
+
+def _on_dropped_connection(method, describe):  # noqa: ANN001
+    @functools.wraps(method)
+    def guarded(self, *args, **kwargs):  # noqa: ANN001, ANN202
+        try:
+            return method(self, *args, **kwargs)
+        except AttributeError:
+            log.warning("broker connection lost: %s; it returns after the visibility timeout", describe(self, *args))
+            return None
+
+    guarded.__captionbot_guard__ = True
+    return guarded
 
 
-def _restore_unacked(self, client=None):  # type: ignore[no-untyped-def]
-    try:
-        return _original_restore_unacked(self, client)
-    except AttributeError:
-        count = len(self._delivered)
-        self._delivered.clear()
-        log.warning(
-            "broker connection lost with %d job(s) in flight; they return after the visibility timeout", count
-        )
-        return None
+def _restore_described(qos, *args) -> str:  # noqa: ANN001
+    count = len(qos._delivered)
+    qos._delivered.clear()
+    return f"{count} unacknowledged job(s) not restored now"
 
 
 def install() -> None:
-    redis_transport.QoS.restore_unacked = _restore_unacked
+    qos = redis_transport.QoS
+    if getattr(qos.restore_unacked, "__captionbot_guard__", False):
+        return
+    qos.restore_unacked = _on_dropped_connection(qos.restore_unacked, _restore_described)
+    qos.ack = _on_dropped_connection(qos.ack, lambda q, tag, *a: f"job {tag} answered but not acknowledged")
+    qos.reject = _on_dropped_connection(qos.reject, lambda q, tag, *a: f"job {tag} not rejected")
