@@ -42,3 +42,38 @@ def test_the_worker_exports_jobs_waits_compute_batches_and_versions(service_valu
     assert modes == {"single", "variations"}
     versions = {s.labels["model"]: s.labels["version"] for s in metrics["captionbot_model_info"]}
     assert versions == {"finetuned": "v1", "pretrained": "tiny-pretrained0"}
+
+
+def test_a_bot_exports_its_requests_and_latency(worker):
+    import asyncio
+
+    from captionbot.bot.service import CaptionRequest, CaptionService
+    from captionbot.core.errors import ImageRejected
+    from captionbot.core.metrics import serve_metrics
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    serve_metrics(port)
+    before = scrape(port)
+
+    def count(metrics, outcome):
+        return sum(s.value for s in metrics.get("captionbot_bot_requests", []) if s.name.endswith("_total") and s.labels["outcome"] == outcome)
+
+    async def requests():
+        service = CaptionService(worker.settings)
+        try:
+            await service.caption(CaptionRequest(image=png(), user_id="metrics-user"))
+            try:
+                await service.caption(CaptionRequest(image=b"<svg></svg>", user_id="metrics-user"))
+            except ImageRejected:
+                pass
+        finally:
+            await service.aclose()
+
+    asyncio.run(requests())
+    after = scrape(port)
+    assert count(after, "ok") - count(before, "ok") == 1
+    assert count(after, "image_unsupported") - count(before, "image_unsupported") == 1
+    latency = [s for s in after["captionbot_bot_request_seconds"] if s.name.endswith("_count")]
+    assert latency[0].value >= 2
