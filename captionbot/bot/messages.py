@@ -73,7 +73,6 @@ DISCORD_NO_IMAGE_MENTION = (
 
 
 # --- Slack (captionbot.bot.slack) --------------------------------------------------------------------------
-SLACK_SHORTCUT_NAME = "Caption this image"  # also in deploy/slack-manifest.yml (a test keeps them equal)
 SLACK_CAPTION_USAGE = (
     "Usage: `/caption [file link] [variations] [pretrained] [max-words=10-50] [beams=1-5] [temperature=0.5-2.0] "
     "[private]`. Without a link I caption the latest image in this channel."
@@ -124,12 +123,14 @@ SLACK_SIGNING_SECRET_MISSING = (
     "SLACK_SIGNING_SECRET is not set: HTTP mode checks every request's signature with it; copy it from Basic "
     "Information › App Credentials."
 )
-SLACK_TOKEN_WRONG_KIND = (
-    "{setting} does not start with {prefix}: it holds another kind of token; {where}."
-)
+SLACK_TOKEN_WRONG_KIND = "{setting} does not start with {prefix}: it holds another kind of token; {where}."
 SLACK_BOT_TOKEN_WHERE = "use the Bot User OAuth Token from OAuth & Permissions"
 SLACK_APP_TOKEN_WHERE = "use an app-level token from Basic Information › App-Level Tokens"
 SLACK_TOKEN_REFUSED = (
     "Slack refused SLACK_BOT_TOKEN ({error}): reinstall the app to the workspace and set the new Bot User OAuth Token."
 )
 SLACK_API_UNREACHABLE = "Could not reach Slack's Web API at {url}: check SLACK_API_URL and the network ({error})."
+SLACK_APP_TOKEN_REFUSED = (
+    "Slack refused SLACK_APP_TOKEN ({error}): make an app-level token with the connections:write scope under Basic "
+    "Information › App-Level Tokens, and check that Socket Mode is on."
+)
