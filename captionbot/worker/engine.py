@@ -3,7 +3,6 @@
 Used by the Celery tasks and, in-process, by `captionbot caption`.
 """
 
-import gc
 import logging
 import threading
 import time
@@ -63,7 +62,8 @@ class CaptionEngine:
         with self._lock:
             self._models[name] = loaded
         metrics.set_version(name, loaded.version)
-        gc.collect()
+        # No gc.collect(): it would hold the interpreter for every serving thread; the old model goes with its
+        # last reference, when the batches still holding it finish.
         if loaded.device.type == "cuda":
             torch.cuda.empty_cache()
 
