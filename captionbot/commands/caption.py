@@ -63,10 +63,6 @@ def expand_paths(raw_paths: list[str]) -> Iterator[Path]:
             raise UsageError(f"{raw}: no such file or folder")
 
 
-def _read(path: Path) -> bytes:
-    return path.read_bytes()
-
-
 def _in_process(paths: list[Path], make_job: Callable[[bytes], Job]) -> Iterator[JobResult]:
     from captionbot.core.settings import get_settings
     from captionbot.worker.models import ModelLoadError
@@ -78,7 +74,7 @@ def _in_process(paths: list[Path], make_job: Callable[[bytes], Job]) -> Iterator
         raise UsageError(str(err)) from err
     try:
         for path in paths:
-            yield engine.run(make_job(_read(path)))
+            yield engine.run(make_job(path.read_bytes()))
     finally:
         engine.close()
 
@@ -95,13 +91,12 @@ def _via_queue(paths: list[Path], make_job: Callable[[bytes], Job], timeout: flo
     slots = asyncio.Semaphore(MAX_IN_FLIGHT)
 
     async def one(path: Path) -> JobResult:
-        job = make_job(b"")
         async with slots:
             try:
-                data = shrink_for_job(_read(path), settings.max_image_bytes, settings.max_image_pixels, settings.job_image_side)
-                return await queue.caption(job.model_copy(update={"image": data}), timeout)
+                data = shrink_for_job(path.read_bytes(), settings.max_image_bytes, settings.max_image_pixels, settings.job_image_side)
+                return await queue.caption(make_job(data), timeout)
             except CaptionError as err:
-                return JobResult.failed(job.job_id, err)
+                return JobResult.failed(str(path), err)
 
     tasks = [loop.create_task(one(path)) for path in paths]
     try:

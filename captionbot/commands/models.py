@@ -3,6 +3,7 @@
 import argparse
 import json
 
+from captionbot.bot import messages
 from captionbot.cli import UsageError
 from captionbot.core.errors import InvalidVersion
 
@@ -39,16 +40,11 @@ def _reload(args: argparse.Namespace) -> int:
         print("No worker answered; is `captionbot worker` running against this REDIS_URL?")
         return 1
     for reply in replies:
-        print(reply.model_dump_json() if args.json else reload_line(reply))
+        if args.json:
+            print(reply.model_dump_json())
+        else:
+            print(messages.reload_line(reply.worker, reply.status, reply.version, reply.load_s, reply.reason))
     return 0 if all(reply.status in ("ok", "unchanged") for reply in replies) else 1
-
-
-def reload_line(reply) -> str:
-    if reply.status in ("ok", "unchanged"):
-        return f"{reply.worker}: {reply.status}, serving {reply.version} (loaded and checked in {reply.load_s:.2f} s)"
-    if reply.status == "no_answer":
-        return f"{reply.worker}: did not answer in time"
-    return f"{reply.worker}: refused ({reply.reason}); still serving {reply.version or 'no fine-tuned model'}"
 
 
 def _models(args: argparse.Namespace) -> int:

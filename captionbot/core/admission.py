@@ -53,10 +53,6 @@ class Admission:
         if not await self._admit(keys=keys, args=[time.time(), s.job_timeout_s, s.queue_max_depth, job_id]):
             raise Busy()
 
-    async def withdraw(self, job_id: str) -> None:
-        """Give back a place whose job was never sent."""
-        await self._client.zrem(waiting_key(self._settings.queue_name), job_id)
-
     async def take_token(self, user_id: str) -> None:
         """Raises `RateLimited` when the user has spent USER_RATE_PER_MINUTE requests."""
         wait = float(await self._take(keys=[f"captionbot:rate:{user_id}"], args=[time.time(), self._settings.user_rate_per_minute]))
