@@ -5,20 +5,17 @@ import logging
 import signal
 import sys
 
-import aiohttp
 import discord
 
 from captionbot.bot import messages
 from captionbot.bot.discord.bot import CaptionBot
 from captionbot.bot.discord.ids import DiscordIds, InvalidDiscordId
+from captionbot.bot.fetch import Fetcher
 from captionbot.bot.service import CaptionService
 from captionbot.core.metrics import serve_metrics
 from captionbot.core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
-
-# Downloads from Discord's CDN: a slow or stalled one must not hold a user's answer past the job timeout.
-DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=30, sock_connect=10)
 
 
 def run() -> int:
@@ -62,10 +59,10 @@ async def serve(settings: Settings) -> None:
     message_content = bool(settings.discord_auto_caption_channels)
     service = CaptionService(settings)
     try:
-        async with aiohttp.ClientSession(timeout=DOWNLOAD_TIMEOUT) as session:
+        async with Fetcher(loopback_for_tests=settings.fetch_loopback_for_tests) as fetcher:
             while True:
                 try:
-                    async with CaptionBot(settings, service, session, message_content=message_content) as bot:
+                    async with CaptionBot(settings, service, fetcher, message_content=message_content) as bot:
                         await bot.start(token)
                     return
                 except discord.PrivilegedIntentsRequired:

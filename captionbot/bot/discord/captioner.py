@@ -5,10 +5,10 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import aiohttp
 import discord
 
 from captionbot.bot import messages
+from captionbot.bot.fetch import Fetcher
 from captionbot.bot.discord.intake import check_attachment, download
 from captionbot.bot.service import CaptionRequest, CaptionService
 from captionbot.core.errors import CaptionError
@@ -29,10 +29,10 @@ Outcome = Captioned | CaptionError
 
 
 class Captioner:
-    def __init__(self, settings: Settings, service: CaptionService, session: aiohttp.ClientSession) -> None:
+    def __init__(self, settings: Settings, service: CaptionService, fetcher: Fetcher) -> None:
         self.settings = settings
         self.service = service
-        self.session = session
+        self.fetcher = fetcher
 
     def check(self, attachment: discord.Attachment) -> None:
         """Refuse from Discord's metadata, before anything is downloaded."""
@@ -48,7 +48,7 @@ class Captioner:
     ) -> Captioned:
         """Raises a `CaptionError` (refused, rate limited, busy, timed out, unavailable) with a sentence to show."""
         self.check(attachment)
-        image = await download(self.session, attachment, self.settings)
+        image = await download(self.fetcher, attachment, self.settings)
         request = CaptionRequest(
             image=image, models=models, mode=mode, options=options or Options(), user_id=f"discord:{user_id}"
         )

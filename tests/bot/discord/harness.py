@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 
-import aiohttp
 import discord
 import yarl
 from discord.gateway import DiscordWebSocket
@@ -17,6 +16,7 @@ from pydantic import SecretStr
 
 from captionbot.bot.discord.app import point_at_api
 from captionbot.bot.discord.bot import CaptionBot
+from captionbot.bot.fetch import Fetcher
 from captionbot.bot.service import CaptionService
 from captionbot.core.settings import Settings
 from tests.bot.discord import payloads as p
@@ -60,7 +60,7 @@ def discord_pointed_at(fake: FakeDiscord) -> Iterator[None]:
 
 def bot_settings(settings: Settings, fake: FakeDiscord, **overrides: object) -> Settings:
     """`settings` plus the Discord ones for the fake's world: its guild, its auto-caption channel, its admin
-    role and owner, and its CDN (a loopback host, hence fetch_allow_private)."""
+    role and owner, and its CDN (a loopback host, over plain http: hence fetch_loopback_for_tests)."""
     return settings.model_copy(
         update={
             "discord_token": SecretStr(TOKEN),
@@ -70,7 +70,7 @@ def bot_settings(settings: Settings, fake: FakeDiscord, **overrides: object) -> 
             "discord_admin_user_ids": [fake.owner["id"]],
             "discord_admin_role_ids": [fake.admin_role["id"]],
             "discord_cdn_hosts": ["127.0.0.1"],
-            "fetch_allow_private": True,
+            "fetch_loopback_for_tests": True,
             "command_cooldown_s": 0.0,
             **overrides,
         }
@@ -208,9 +208,9 @@ async def running_bot(
         with discord_pointed_at(fake):
             settings = bot_settings(settings, fake, **overrides)
             service = CaptionService(settings)
-            async with aiohttp.ClientSession() as session:
+            async with Fetcher(loopback_for_tests=True) as fetcher:
                 bot = CaptionBot(
-                    settings, service, session, message_content=bool(settings.discord_auto_caption_channels)
+                    settings, service, fetcher, message_content=bool(settings.discord_auto_caption_channels)
                 )
                 started = asyncio.create_task(bot.start(TOKEN))
                 started.add_done_callback(lambda _: asyncio.ensure_future(fake.poke()))
