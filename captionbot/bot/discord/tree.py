@@ -9,6 +9,7 @@ from discord import app_commands
 from captionbot.bot import messages
 from captionbot.bot.discord.checks import NotAdmin
 from captionbot.bot.discord.render import failure_embed
+from captionbot.bot.discord.replies import tell_privately
 from captionbot.core.errors import CaptionError
 
 log = logging.getLogger(__name__)
@@ -16,7 +17,7 @@ log = logging.getLogger(__name__)
 
 class CaptionTree(app_commands.CommandTree):
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
-        """Answer every failure with a sentence: ephemeral when nothing was sent yet, else as the followup."""
+        """Answer every failure with a sentence only the user sees, whatever was sent before."""
         cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
         answer: dict = {}
         if isinstance(cause, app_commands.CommandOnCooldown):
@@ -35,10 +36,7 @@ class CaptionTree(app_commands.CommandTree):
 
 async def _send(interaction: discord.Interaction, **answer: object) -> None:
     try:
-        if interaction.response.is_done():
-            await interaction.followup.send(**answer, ephemeral=True)
-        else:
-            await interaction.response.send_message(**answer, ephemeral=True)
+        await tell_privately(interaction, **answer)
     except discord.HTTPException as err:
         log.warning("could not answer interaction %s: %s", interaction.id, err)
 

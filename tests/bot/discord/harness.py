@@ -4,6 +4,7 @@ post messages through the gateway, and read the answers the bot sent to the REST
 import asyncio
 import functools
 import io
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from captionbot.bot.fetch import Fetcher
 from captionbot.bot.service import CaptionService
 from captionbot.core.settings import Settings
 from tests.bot.discord import payloads as p
-from tests.bot.discord.fake_discord import Call, FakeDiscord
+from tests.bot.discord.fake_discord import Call, FakeDiscord, Message
 
 TOKEN = "MTA5ODc2NTQzMjEwOTg3NjU0.GkT3st.x9Yp2bQ7vR4sW1zA8cE5fH0jL3nM6oK9uI2tY7"  # shaped like a bot token
 ALL_PERMISSIONS = "2251799813685247"
@@ -43,6 +44,13 @@ def image_bytes(
 ) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", size, color).save(out, format=fmt)
+    return out.getvalue()
+
+
+def noise_png(side: int) -> bytes:
+    """A PNG that does not compress: about 3 bytes a pixel, like a phone photo's file size."""
+    out = io.BytesIO()
+    Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(out, format="PNG")
     return out.getvalue()
 
 
@@ -174,15 +182,21 @@ class Harness:
             None,
         )
 
-    async def answer(self, interaction: dict, timeout: float = 60.0) -> Call:
-        """The bot's answer: the first followup, or an immediate reply (callback type 4)."""
-        followup = f"/webhooks/{self.fake.application_id}/{interaction['token']}"
+    def shown(self, interaction: dict) -> list[Message]:
+        """What the interaction left for people to see, as Discord keeps it: its messages, neither deleted nor
+        still "thinking…", each with the visibility Discord gave it."""
+        return [
+            m
+            for m in self.fake.messages
+            if m.interaction_token == interaction["token"] and not m.deleted and not m.loading
+        ]
 
-        def answered(call: Call) -> bool:
-            immediate = call is self.callback(interaction) and call.body["type"] == 4
-            return immediate or (call.method == "POST" and call.path == followup)
+    async def answer(self, interaction: dict, timeout: float = 60.0) -> Message:
+        """The bot's answer: its immediate reply, its edited "thinking…", or its first followup."""
+        return (await self.answers(interaction, 1, timeout))[0]
 
-        return await self.fake.wait_for_call(answered, timeout)
+    async def answers(self, interaction: dict, count: int, timeout: float = 60.0) -> list[Message]:
+        return await self.fake.wait_until(lambda: len(self.shown(interaction)) >= count and self.shown(interaction), timeout)
 
     async def reply_to(self, message: dict, timeout: float = 60.0) -> Call:
         """The bot's reply in the channel to a posted message."""
