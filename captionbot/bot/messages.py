@@ -135,6 +135,7 @@ SLACK_NOT_IN_CHANNEL_PRIVATE_ANSWER = (
     "I'm not in this channel, so this caption is just for you; invite me (`/invite @captionbot`) to post captions "
     "in threads."
 )
+SLACK_CANNOT_POST_HERE = "I can't post in this channel or thread, so this caption is just for you."
 SLACK_FAILED_TITLE = "No caption for {name}"
 SLACK_IMAGE_LINK = "Image: <{permalink}|{name}>"
 SLACK_RELOAD_TITLE = "Reload: {version}"
