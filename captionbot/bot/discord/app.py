@@ -37,18 +37,20 @@ def run() -> int:
     return 0
 
 
-async def serve_until_stopped(settings: Settings) -> None:
-    """Serve until SIGTERM (docker stop, systemd) or Ctrl-C, closing the gateway and the queue client cleanly."""
-    main = asyncio.current_task()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
-    try:
-        await serve(settings)
-    except asyncio.CancelledError:
-        log.info("stopped")
+async def serve_until_stopped(settings: Settings, grace_s: float | None = None) -> None:
+    """Serve until SIGTERM (docker stop, systemd) or Ctrl-C; then take no new work, let the work in flight finish
+    within `grace_s` seconds (default: a job timeout and ten seconds) or tell its users to ask again, and close
+    the gateway and the queue client cleanly."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await serve(settings, stop, settings.job_timeout_s + 10 if grace_s is None else grace_s)
+    log.info("stopped")
 
 
-async def serve(settings: Settings) -> None:
-    """Run the bot until it closes.
+async def serve(settings: Settings, stop: asyncio.Event | None = None, grace_s: float = 0.0) -> None:
+    """Run the bot until it closes, or until `stop` is set (then drain it for up to `grace_s` seconds).
 
     It asks for the privileged message_content intent only when auto-caption channels are set. When Discord
     refuses it (not enabled in the developer portal), it logs one line and carries on without it: commands, the
@@ -63,7 +65,7 @@ async def serve(settings: Settings) -> None:
             while True:
                 try:
                     async with CaptionBot(settings, service, fetcher, message_content=message_content) as bot:
-                        await bot.start(token)
+                        await _run(bot, token, stop, grace_s)
                     return
                 except discord.PrivilegedIntentsRequired:
                     if not message_content:
@@ -72,6 +74,19 @@ async def serve(settings: Settings) -> None:
                     message_content = False
     finally:
         await service.aclose()
+
+
+async def _run(bot: CaptionBot, token: str, stop: asyncio.Event | None, grace_s: float) -> None:
+    """`bot.start` until it ends (its errors raised here), or until `stop`: then drain, and close."""
+    started = asyncio.create_task(bot.start(token))
+    stopped = asyncio.create_task(stop.wait()) if stop is not None else None
+    await asyncio.wait({started, stopped} - {None}, return_when=asyncio.FIRST_COMPLETED)
+    if stopped is not None and not started.done():
+        await bot.inflight.drain(grace_s)
+        await bot.close()
+    elif stopped is not None:
+        stopped.cancel()
+    await started
 
 
 def point_at_api(url: str | None) -> None:

@@ -10,6 +10,7 @@ from captionbot.bot.discord.cogs.admin import Admin
 from captionbot.bot.discord.cogs.auto_caption import AutoCaption
 from captionbot.bot.discord.cogs.caption_commands import CaptionCommands
 from captionbot.bot.discord.ids import DiscordIds
+from captionbot.bot.discord.inflight import InFlight
 from captionbot.bot.discord.tree import CaptionTree
 from captionbot.bot.fetch import Fetcher
 from captionbot.bot.service import CaptionService
@@ -36,10 +37,11 @@ class CaptionBot(commands.Bot):
         self.settings = settings
         self.service = service
         self.ids = DiscordIds.from_settings(settings)
+        self.inflight = InFlight()
         self.captioner = Captioner(settings, service, fetcher)
 
     async def setup_hook(self) -> None:
-        await self.add_cog(AutoCaption(self, self.captioner, self.ids.auto_caption_channels))
+        await self.add_cog(AutoCaption(self, self.captioner, self.ids.auto_caption_channels, self.inflight))
         await self.add_cog(CaptionCommands(self, self.captioner))
         await self.add_cog(Admin(self.service, self.ids))
         await self.sync_commands()

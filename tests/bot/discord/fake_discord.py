@@ -243,6 +243,7 @@ class FakeDiscord:
             raw = await request.read()
             call.body = json.loads(raw) if raw else None
         self.calls.append(call)
+        await self._changed_now()  # a request held by `on_request` is seen as it arrives
         if self.on_request is not None:
             outcome = self.on_request(call)
             if asyncio.iscoroutine(outcome):

@@ -13,6 +13,7 @@ from discord.ext import commands
 from captionbot.bot import messages
 from captionbot.bot.discord.alt_text import described_files
 from captionbot.bot.discord.captioner import Captioned, Captioner
+from captionbot.bot.discord.inflight import InFlight
 from captionbot.bot.discord.intake import attachments_to_caption
 from captionbot.bot.discord.render import outcome_embeds
 from captionbot.core.errors import Busy, CaptionError, RateLimited, ServiceUnavailable, TimedOut
@@ -23,10 +24,11 @@ TRY_LATER = (Busy, RateLimited, TimedOut, ServiceUnavailable)
 
 
 class AutoCaption(commands.Cog):
-    def __init__(self, bot: commands.Bot, captioner: Captioner, channel_ids: frozenset[int]) -> None:
+    def __init__(self, bot: commands.Bot, captioner: Captioner, channel_ids: frozenset[int], inflight: InFlight) -> None:
         self.bot = bot
         self.captioner = captioner
         self.channel_ids = channel_ids
+        self.inflight = inflight
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
@@ -36,6 +38,14 @@ class AutoCaption(commands.Cog):
         addressed = message.guild is None or any(user.id == self.bot.user.id for user in message.mentions)
         if not (addressed or self._auto_caption_channel(message.channel)):
             return
+        if self.inflight.stopping:
+            if addressed:
+                await self._reply(message, content=messages.RESTARTING)
+            return
+        with self.inflight.track():
+            await self._caption(message, addressed)
+
+    async def _caption(self, message: discord.Message, addressed: bool) -> None:
         attachments = attachments_to_caption(message, images_only=not addressed)
         if not attachments:
             if addressed:
