@@ -92,7 +92,8 @@ class PublicResolver(AbstractResolver):
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         answers = await self._resolver.resolve(host, port, family)
-        refused = [a["host"] for a in answers if not may_connect(ipaddress.ip_address(a["host"]), self._loopback_for_tests)]
+        addresses = [a["host"] for a in answers]
+        refused = [a for a in addresses if not may_connect(ipaddress.ip_address(a), self._loopback_for_tests)]
         if refused:
             log.warning("refused a download from %s: it resolves to %s", host, ", ".join(refused))
             raise FetchRefused()

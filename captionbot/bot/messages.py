@@ -48,7 +48,8 @@ def reload_line(worker: str, status: str, version: str | None, load_s: float | N
 
 def models_text(live: dict[str, str | None], available: list[str], limit: int) -> str:
     """What each worker serves, then the versions available, within `limit` characters ("…and N more")."""
-    workers = join_capped([f"{worker}: fine-tuned {version or 'none'}" for worker, version in sorted(live.items())], limit // 2)
+    served = [f"{worker}: fine-tuned {version or 'none'}" for worker, version in sorted(live.items())]
+    workers = join_capped(served, limit // 2)
     versions = join_capped(available, limit - len(workers) - 20, ", ") if available else NO_VERSIONS
     return f"{workers}\nAvailable: {versions}"
 
@@ -96,8 +97,10 @@ DISCORD_BAD_ID = (
     "{setting} holds {value!r}, which is not a Discord id; turn on Developer Mode in Discord and use Copy ID."
 )
 DISCORD_REPOSTS_LEFT_OUT = "{count} of the images were too large to post back with their alt text."
-DISCORD_AUTO_CAPTION_RETRY = "⏳"  # reaction: the image was not captioned now (busy, rate limit, time out); post it again later
-DISCORD_AUTO_CAPTION_REFUSED = "⚠️"  # reaction: the image was refused; mention the bot on it to hear why
+# Reactions on a post in an auto-caption channel whose image got no caption: not now (busy, rate limit, time
+# out), post it again later; or refused, mention the bot on it to hear why.
+DISCORD_AUTO_CAPTION_RETRY = "⏳"
+DISCORD_AUTO_CAPTION_REFUSED = "⚠️"
 DISCORD_NO_IMAGE_MENTION = (
     "I found no image to caption; attach one to your message, or reply to a message with an image and mention me."
 )

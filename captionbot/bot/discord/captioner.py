@@ -11,7 +11,7 @@ from captionbot.bot import messages
 from captionbot.bot.fetch import Fetcher
 from captionbot.bot.discord.intake import check_attachment, download
 from captionbot.bot.service import CaptionRequest, CaptionService
-from captionbot.core.errors import CaptionError
+from captionbot.core.errors import CaptionError, ImageRejected
 from captionbot.core.jobs import JobResult, Mode, ModelName, Options
 from captionbot.core.settings import Settings
 
@@ -38,6 +38,14 @@ class Captioner:
     def check(self, attachment: discord.Attachment) -> None:
         """Refuse from Discord's metadata, before anything is downloaded."""
         check_attachment(attachment, self.settings.max_image_bytes, self.settings.max_image_pixels)
+
+    def refusal(self, attachment: discord.Attachment) -> ImageRejected | None:
+        """What `check` would refuse the attachment with, or None."""
+        try:
+            self.check(attachment)
+        except ImageRejected as err:
+            return err
+        return None
 
     async def caption(
         self,

@@ -41,9 +41,8 @@ def caption_embed(
     captions = [messages.shown_caption(c) for c in model.captions]
     text = "\n".join(f"{i}. {c}" for i, c in enumerate(captions, 1)) if mode == Mode.variations else captions[0]
     default_title = messages.VARIATIONS_TITLE if mode == Mode.variations else messages.CAPTION_TITLE
-    embed = discord.Embed(
-        title=title or default_title, description=_spoiler(_clip(text, DESCRIPTION_LIMIT - 4), spoiler), colour=CAPTION_COLOUR
-    )
+    description = _spoiler(_clip(text, DESCRIPTION_LIMIT - 4), spoiler)
+    embed = discord.Embed(title=title or default_title, description=description, colour=CAPTION_COLOUR)
     embed.add_field(name=messages.DISCORD_MODEL_FIELD, value=messages.model_label(name, model.version), inline=True)
     embed.add_field(name=messages.DISCORD_TIME_FIELD, value=messages.timing(model.ms, model.queue_ms), inline=True)
     return embed

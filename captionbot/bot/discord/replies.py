@@ -21,7 +21,10 @@ async def think(interaction: discord.Interaction, *, private: bool) -> None:
 
 
 async def answer(
-    interaction: discord.Interaction, embeds: list[discord.Embed], reposts: Reposts | None = None, note: str | None = None
+    interaction: discord.Interaction,
+    embeds: list[discord.Embed],
+    reposts: Reposts | None = None,
+    note: str | None = None,
 ) -> None:
     """Replace "thinking…" with the answer, seen by whoever the defer was for."""
     await interaction.edit_original_response(

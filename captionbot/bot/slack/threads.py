@@ -108,7 +108,9 @@ class ThreadAnswers:
             if not cannot_post(error) or not (user_id or respond):
                 raise
             log.info("cannot post in %s (%s): the caption goes to %s alone", message.channel_id, error, user_id)
-            why = messages.SLACK_NOT_IN_CHANNEL_PRIVATE_ANSWER if error in NOT_IN_CHANNEL else messages.SLACK_CANNOT_POST_HERE
+            why = messages.SLACK_CANNOT_POST_HERE
+            if error in NOT_IN_CHANNEL:
+                why = messages.SLACK_NOT_IN_CHANNEL_PRIVATE_ANSWER
             await self.tell(message, user_id, [*blocks, context(why)], text, respond)
 
     async def _tell_failures(

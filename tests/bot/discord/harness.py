@@ -196,7 +196,13 @@ class Harness:
         return (await self.answers(interaction, 1, timeout))[0]
 
     async def answers(self, interaction: dict, count: int, timeout: float = 60.0) -> list[Message]:
-        return await self.fake.wait_until(lambda: len(self.shown(interaction)) >= count and self.shown(interaction), timeout)
+        """The first `count` messages the interaction left for people to see."""
+
+        def enough() -> list[Message] | None:
+            shown = self.shown(interaction)
+            return shown[:count] if len(shown) >= count else None
+
+        return await self.fake.wait_until(enough, timeout)
 
     async def reply_to(self, message: dict, timeout: float = 60.0) -> Call:
         """The bot's reply in the channel to a posted message."""

@@ -183,6 +183,19 @@ async def test_a_failure_after_a_public_defer_replaces_the_public_thinking_with_
 
 
 @async_test
+async def test_the_context_menu_on_images_refused_from_their_metadata_answers_privately_without_a_public_defer(
+    idle_settings,
+):
+    async with running_bot(idle_settings) as h:
+        huge = h.attachment(image_bytes(), "huge.png", size=40 * 1024 * 1024, ephemeral=False)
+        interaction = await h.context_menu(h.person("mia"), h.message(h.person(), attachments=[huge]))
+        await h.answer(interaction)
+        (embed,) = immediate_answer(h, interaction)["embeds"]
+        assert h.downloads() == []
+    assert embed["description"] == "That file is 40.0 MB, over the 25.0 MB limit; send a smaller image."
+
+
+@async_test
 async def test_the_context_menu_on_a_message_without_an_image_says_so(idle_settings):
     async with running_bot(idle_settings) as h:
         target = h.message(h.person(), content="just words")

@@ -190,3 +190,11 @@ def test_id_settings_must_be_discord_ids():
     assert DiscordIds.from_settings(settings).admin_users == {123, 456}
     with pytest.raises(InvalidDiscordId, match="DISCORD_AUTO_CAPTION_CHANNELS holds '#general'"):
         DiscordIds.from_settings(Settings(discord_auto_caption_channels="#general", _env_file=None))
+
+
+def test_ten_images_with_long_names_and_long_captions_fit_one_message():
+    caption = " ".join(["word"] * 50) + " " + "x" * 150  # a 50-word caption and then some
+    long_name = "long-name-" * 25
+    outcomes = [(f"{long_name}{i}.png", Captioned("a.png", b"", result(finetuned=[caption]))) for i in range(10)]
+    embeds = [e.to_dict() for e in outcome_embeds(outcomes)]
+    assert limit_problem({"embeds": embeds}) is None

@@ -24,7 +24,9 @@ TRY_LATER = (Busy, RateLimited, TimedOut, ServiceUnavailable)
 
 
 class AutoCaption(commands.Cog):
-    def __init__(self, bot: commands.Bot, captioner: Captioner, channel_ids: frozenset[int], inflight: InFlight) -> None:
+    def __init__(
+        self, bot: commands.Bot, captioner: Captioner, channel_ids: frozenset[int], inflight: InFlight
+    ) -> None:
         self.bot = bot
         self.captioner = captioner
         self.channel_ids = channel_ids

@@ -99,6 +99,11 @@ class CaptionCommands(commands.Cog):
         attachments = attachments_to_caption(message, images_only=True)
         if not attachments:
             raise ImageRejected(messages.DISCORD_NO_IMAGE_ON_MESSAGE)
+        refusals = [self.captioner.refusal(a) for a in attachments]
+        if all(refusals):  # known before any download: told privately, with no public "thinking…" first
+            refused = outcome_embeds([(a.filename, r) for a, r in zip(attachments, refusals, strict=True)])
+            await tell_privately(interaction, embeds=refused)
+            return
         await think(interaction, private=False)
         outcomes = await self.captioner.caption_each(attachments, interaction.user.id)
         embeds = outcome_embeds([(a.filename, o) for a, o in zip(attachments, outcomes, strict=True)])
@@ -109,7 +114,9 @@ class CaptionCommands(commands.Cog):
         if failed:
             await tell_privately(interaction, embeds=failed)
 
-    async def _answer(self, interaction: discord.Interaction, embeds: list[discord.Embed], captioned: list[Captioned]) -> None:
+    async def _answer(
+        self, interaction: discord.Interaction, embeds: list[discord.Embed], captioned: list[Captioned]
+    ) -> None:
         """In place of "thinking…"; with DISCORD_ALT_TEXT on, each image comes back with its caption as alt text."""
         if not self.alt_text:
             await answer(interaction, embeds)
