@@ -69,7 +69,7 @@ class Settings(BaseSettings):
 
     # Both bots
     command_cooldown_s: float = Field(5.0, ge=0)
-    fetch_allow_private: bool = False  # only for local test servers: lets downloads reach loopback addresses
+    fetch_loopback_for_tests: bool = False  # test suites only: downloads may use plain http to loopback servers
 
     # Metrics
     metrics_port: int | None = None
