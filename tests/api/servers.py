@@ -44,10 +44,14 @@ class ApiProcess:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"captionbot api exited with {self.process.returncode}:\n{self.log_text()}")
-            if "Application startup complete" in self.log_text():
+            if "Application startup complete" in self.log_text() and self._healthy():
                 return self
             time.sleep(0.2)
-        raise TimeoutError(f"captionbot api did not start in {timeout} s:\n{self.log_text()}")
+        raise TimeoutError(f"captionbot api did not become healthy in {timeout} s:\n{self.log_text()}")
+
+    def _healthy(self) -> bool:
+        """A worker that has just logged "ready" may not answer control broadcasts yet: wait for the API to see it."""
+        return requests.get(f"{self.url}/healthz", timeout=10).status_code == 200
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
