@@ -149,3 +149,10 @@ def test_a_broken_multipart_body_is_400(api, api_key):
 def test_unknown_paths_and_methods_are_problems_too(api):
     assert_problem(requests.get(f"{api.url}/v2/nothing", timeout=10), 404, "not_found")
     assert_problem(requests.get(f"{api.url}/v1/captions", timeout=10), 405, "method_not_allowed")
+
+
+@pytest.mark.parametrize("fields", [{}, {"variations": True}], ids=["beam search", "variations"])
+def test_the_longest_max_words_is_served_on_a_model_with_few_positions(api, api_key, fields):
+    # The tiny test models have 64 decoder positions: 50 words' token budget (77) used to overrun them (500).
+    response = post_image(api.url, png((40, 90, 160)), api_key, max_words=50, compare=True, **fields)
+    assert response.status_code == 200, response.text
