@@ -1,6 +1,10 @@
 """Which workers serve this API's queue, checked every API_WORKER_PROBE_S in the background: a request is
 answered "cannot be reached" (503) at once when none does, instead of waiting for the job timeout, and
-`/healthz` and `/v1/models` read the latest answer rather than broadcasting on every call."""
+`/healthz` and `/v1/models` read the latest answer rather than broadcasting on every call.
+
+A worker busy captioning can miss a broadcast's deadline, so one missed check does not make it gone: it
+counts until it has been silent for `MISSED_CHECKS` checks in a row.
+"""
 
 import asyncio
 import logging
@@ -16,7 +20,8 @@ from captionbot.core.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
-BROADCAST_TIMEOUT_S = 1.0
+BROADCAST_TIMEOUT_S = 2.0
+MISSED_CHECKS = 3
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,7 @@ class WorkerProbe:
         self._app = app
         self._queue_name = queue_name
         self._interval_s = interval_s
+        self._seen: dict[str, tuple[float, WorkerReply]] = {}  # worker -> (last answered, its last full reply)
         self._task: asyncio.Task | None = None
         self._recheck: asyncio.Future | None = None
         self.snapshot = WorkerSnapshot()
@@ -45,15 +51,27 @@ class WorkerProbe:
     async def start(self) -> None:
         """Check once before the API serves, then keep checking in the background."""
         snapshot = await self.check()
-        log.info("workers serving queue %s: %d%s", self._queue_name, len(snapshot.workers), f" ({snapshot.error})" if snapshot.error else "")
+        error = f" ({snapshot.error})" if snapshot.error else ""
+        log.info("workers serving queue %s: %d%s", self._queue_name, len(snapshot.workers), error)
         self._task = asyncio.create_task(self._keep_checking())
 
     async def check(self) -> WorkerSnapshot:
+        now = time.time()
         try:
-            workers = await asyncio.to_thread(serving_workers, self._app, self._queue_name)
-            self.snapshot = WorkerSnapshot(workers=workers, checked_at=time.time())
+            replies = await asyncio.to_thread(serving_workers, self._app, self._queue_name)
         except (OperationalError, redis.RedisError, OSError) as err:
-            self.snapshot = WorkerSnapshot(checked_at=time.time(), error=f"Redis unreachable ({type(err).__name__})")
+            self._seen.clear()
+            self.snapshot = WorkerSnapshot(checked_at=now, error=f"Redis unreachable ({type(err).__name__})")
+            return self.snapshot
+        for reply in replies:
+            if reply.status != "no_answer" or reply.worker not in self._seen:
+                self._seen[reply.worker] = (now, reply)
+            else:
+                self._seen[reply.worker] = (now, self._seen[reply.worker][1])
+        oldest = now - MISSED_CHECKS * (self._interval_s + 2 * BROADCAST_TIMEOUT_S)
+        self._seen = {name: seen for name, seen in self._seen.items() if seen[0] >= oldest}
+        workers = [reply for _, reply in sorted(self._seen.values(), key=lambda seen: seen[1].worker)]
+        self.snapshot = WorkerSnapshot(workers=workers, checked_at=now)
         return self.snapshot
 
     async def _keep_checking(self) -> None:

@@ -2,6 +2,7 @@
 the session's real worker with a 2 MiB image limit (so over-limit uploads stay small to send)."""
 
 import io
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -70,7 +71,8 @@ def api_settings(api_values: dict[str, str]):
 
 @pytest.fixture
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Where tests keep what a person should look at (screenshots); printed by the tests that write there."""
-    folder = tmp_path_factory.getbasetemp() / "artifacts"
-    folder.mkdir(exist_ok=True)
+    """Where tests keep what a person should look at (screenshots): TEST_ARTIFACTS_DIR, else the session's
+    temporary folder; the tests that write there print the paths (`pytest -rP` shows them)."""
+    folder = Path(os.environ.get("TEST_ARTIFACTS_DIR") or tmp_path_factory.getbasetemp() / "artifacts")
+    folder.mkdir(parents=True, exist_ok=True)
     return folder

@@ -90,8 +90,12 @@ $("key-form").addEventListener("submit", (event) => {
 });
 
 // --- Choosing an image --------------------------------------------------------------------------------
-function choose(blob, name) {
+function choose(blob, name, sampleButton = null) {
   chosen = { blob, name };
+  for (const button of document.querySelectorAll(".sample")) {
+    button.setAttribute("aria-pressed", String(button === sampleButton));
+  }
+  $("result").hidden = true; // the answer shown belongs to the image before
   const preview = $("preview-image");
   if (preview.src.startsWith("blob:")) URL.revokeObjectURL(preview.src);
   preview.src = URL.createObjectURL(blob);
@@ -145,22 +149,23 @@ async function loadSamples() {
     button.type = "button";
     button.className = "sample";
     button.setAttribute("aria-label", `Sample photo: ${sample.title}`);
+    button.setAttribute("aria-pressed", "false");
     const thumbnail = document.createElement("img");
     thumbnail.src = sample.url;
     thumbnail.alt = "";
     button.append(thumbnail);
-    button.addEventListener("click", () => chooseSample(sample));
+    button.addEventListener("click", () => chooseSample(sample, button));
     item.append(button);
     list.append(item);
   }
   $("samples").hidden = samples.length === 0;
 }
 
-async function chooseSample(sample) {
+async function chooseSample(sample, button) {
   try {
     const response = await fetch(sample.url);
     if (!response.ok) throw new Error(response.statusText);
-    choose(await response.blob(), sample.name);
+    choose(await response.blob(), sample.name, button);
   } catch {
     showError(SAY.sampleFailed);
   }
