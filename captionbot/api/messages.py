@@ -17,6 +17,7 @@ BAD_MULTIPART = "The multipart body could not be read ({reason}); send the image
 UNKNOWN_OPTION = "There is no option '{name}'; the options are {names}."
 BAD_MODEL = "model must be finetuned or pretrained."
 BAD_FLAG = "{name} must be true or false."
+CLIENT_GONE = "The connection closed before the whole image arrived; send it again."
 NO_SUCH_SAMPLE = "There is no sample photo called '{name}'; GET /v1/samples lists them."
 
 

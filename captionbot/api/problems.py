@@ -7,10 +7,10 @@ import math
 from http import HTTPStatus
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from captionbot.api import messages
 from captionbot.core.errors import CaptionError
@@ -95,9 +95,9 @@ def install_handlers(app: FastAPI, rate_per_minute: int) -> None:
             return problem_response("method_not_allowed", messages.METHOD_NOT_ALLOWED, err.headers)
         return problem_response("invalid_request", str(err.detail))
 
-    async def validation_error(request: Request, err: RequestValidationError) -> JSONResponse:
-        first = err.errors()[0]
-        return problem_response("invalid_request", f"{'.'.join(map(str, first['loc']))}: {first['msg']}.")
+    async def client_gone(request: Request, err: ClientDisconnect) -> JSONResponse:
+        log.info("%s %s: the client went away before sending the whole body", request.method, request.url.path)
+        return problem_response("invalid_request", messages.CLIENT_GONE)
 
     async def unexpected(request: Request, err: Exception) -> JSONResponse:
         log.exception("%s %s failed", request.method, request.url.path)
@@ -105,7 +105,7 @@ def install_handlers(app: FastAPI, rate_per_minute: int) -> None:
 
     app.add_exception_handler(CaptionError, caption_error)
     app.add_exception_handler(HTTPException, http_error)
-    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(ClientDisconnect, client_gone)
     app.add_exception_handler(Exception, unexpected)
 
 

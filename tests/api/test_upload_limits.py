@@ -63,3 +63,14 @@ def test_without_a_key_a_large_body_is_refused_before_it_is_read(api):
         sock.sendall(request_head(api, None, Content_Length=str(TWENTY_MB)))
         status, body = answer(sock)
     assert status == 401 and body["code"] == "api_key_missing"
+
+
+def test_a_client_that_hangs_up_mid_body_leaves_the_api_serving(api, api_key):
+    with connect(api) as sock:
+        sock.sendall(request_head(api, api_key, Content_Length=str(MAX_IMAGE_BYTES)))
+        sock.sendall(b"\xff" * CHUNK)
+    from tests.api.conftest import png
+    from tests.api.servers import post_image
+
+    assert post_image(api.url, png(), api_key).status_code == 200
+    assert "Traceback" not in api.log_text()
