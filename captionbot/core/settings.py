@@ -74,6 +74,15 @@ class Settings(BaseSettings):
     # Metrics
     metrics_port: int | None = None
 
+    # HTTP API (`captionbot api`)
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8000, ge=1, le=65535)
+    api_keys_file: Path = Path("data/api_keys.json")
+    api_rate_per_minute: int = Field(60, ge=1)
+    api_worker_probe_s: float = Field(5.0, gt=0)
+    # Only for a network where everyone may caption: the API and its web page then take requests without a key.
+    api_open_on_trusted_network: bool = False
+
     @field_validator(
         "discord_admin_user_ids",
         "discord_admin_role_ids",
