@@ -2,30 +2,43 @@
 
 from celery.worker.control import control_command
 
-from captionbot.core.control import RELOAD_COMMAND, STATUS_COMMAND
-from captionbot.core.registry import Registry
-from captionbot.core.settings import get_settings
+from captionbot.core.control import RELOAD_COMMAND, RESOLVE_COMMAND, STATUS_COMMAND
+from captionbot.core.registry import RegistryError
 from captionbot.worker.app import service
 
 
 @control_command(name=STATUS_COMMAND, args=[("request_id", str)], signature="[request_id]")
 def report_status(state: object, request_id: str | None = None) -> dict:
-    """What this worker serves; with `request_id`, how that reload went (or that it is still loading)."""
+    """What this worker serves; with `request_id`, how that reload went (or that it is still loading).
+
+    Polls for a reload's outcome skip the registry listing: they come every fraction of a second."""
     versions = service.engine.versions() if service.engine else {}
-    reply = {
-        "status": "status",
-        "version": versions.get("finetuned"),
-        "pretrained": versions.get("pretrained"),
-        "available": Registry(get_settings().model_dir).names(),
-    }
-    if request_id and service.swapper is not None:
-        reply.update(service.swapper.outcome(request_id) or {"status": "unknown_request"})
+    reply = {"status": "status", "version": versions.get("finetuned"), "pretrained": versions.get("pretrained")}
+    if request_id:
+        if service.swapper is not None:
+            reply.update(service.swapper.outcome(request_id) or {"status": "unknown_request"})
+        return reply
+    if service.swapper is not None:
+        try:
+            reply["available"] = service.swapper.registry.names()
+        except RegistryError as err:
+            reply["reason"] = err.message
     return reply
 
 
-@control_command(name=RELOAD_COMMAND, args=[("version", str), ("request_id", str)], signature="[version] request_id")
-def start_reload(state: object, version: str | None = None, request_id: str = "") -> dict:
+@control_command(
+    name=RELOAD_COMMAND, args=[("version", str), ("request_id", str), ("force", bool)], signature="[version] request_id [force]"
+)
+def start_reload(state: object, version: str | None = None, request_id: str = "", force: bool = False) -> dict:
     """Begin loading a registry version beside the serving one; the outcome comes through the status command."""
     if service.swapper is None:
         return {"status": "refused", "reason": "this worker is still starting"}
-    return service.swapper.start(version, request_id)
+    return service.swapper.start(version, request_id, bool(force))
+
+
+@control_command(name=RESOLVE_COMMAND, args=[("version", str)], signature="version")
+def resolve_version(state: object, version: str = "") -> dict:
+    """The concrete version that `version` names (`previous`: the one live before CURRENT), from the registry."""
+    if service.swapper is None:
+        return {"status": "refused", "reason": "this worker is still starting"}
+    return service.swapper.resolve(version)
