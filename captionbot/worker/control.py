@@ -3,26 +3,19 @@
 from celery.worker.control import control_command
 
 from captionbot.core.control import RELOAD_COMMAND, RESOLVE_COMMAND, STATUS_COMMAND
-from captionbot.core.registry import RegistryError
 from captionbot.worker.app import service
 
 
 @control_command(name=STATUS_COMMAND, args=[("request_id", str)], signature="[request_id]")
 def report_status(state: object, request_id: str | None = None) -> dict:
-    """What this worker serves; with `request_id`, how that reload went (or that it is still loading).
-
-    Polls for a reload's outcome skip the registry listing: they come every fraction of a second."""
+    """What this worker serves and the registry's versions; with `request_id`, how that reload went (or that it
+    is still loading)."""
     versions = service.engine.versions() if service.engine else {}
     reply = {"status": "status", "version": versions.get("finetuned"), "pretrained": versions.get("pretrained")}
-    if request_id:
-        if service.swapper is not None:
-            reply.update(service.swapper.outcome(request_id) or {"status": "unknown_request"})
-        return reply
     if service.swapper is not None:
-        try:
-            reply["available"] = service.swapper.registry.names()
-        except RegistryError as err:
-            reply["reason"] = err.message
+        reply["available"] = service.swapper.available()
+        if request_id:
+            reply.update(service.swapper.outcome(request_id) or {"status": "unknown_request"})
     return reply
 
 

@@ -23,6 +23,7 @@ from captionbot.worker.models import LoadedModel, ModelLoadError
 log = logging.getLogger("captionbot.worker")
 
 MAX_OUTCOMES = 32
+LISTING_TTL_S = 30.0
 REFUSALS = (CheckFailed, ModelLoadError, CaptionError, RegistryError)
 
 
@@ -34,6 +35,26 @@ class Swapper:
         self._lock = threading.Lock()
         self._outcomes: dict[str, dict] = {}
         self._loading: str | None = None
+        self._listing = threading.Lock()
+        self._available: list[str] = []
+        self._listed_at = float("-inf")
+        self._list_versions()
+
+    def available(self) -> list[str]:
+        """The registry's versions as last listed; a listing older than LISTING_TTL_S is renewed on a thread of
+        its own, so the status command (on the consumer's loop) never waits for the store."""
+        if time.monotonic() - self._listed_at > LISTING_TTL_S and self._listing.acquire(blocking=False):
+            self._listing.release()
+            threading.Thread(target=self._list_versions, name="list-versions", daemon=True).start()
+        return self._available
+
+    def _list_versions(self) -> None:
+        with self._listing:
+            try:
+                self._available = self.registry.names()
+            except RegistryError as err:
+                log.error("could not list the registry's versions: %s", err.message)
+            self._listed_at = time.monotonic()
 
     def start(self, version: str | None, request_id: str, force: bool = False) -> dict:
         """Begin a reload; the reply says it was accepted, or why not at once."""
@@ -97,6 +118,7 @@ class Swapper:
             log.error("now serving %s, but the registry's CURRENT could not be written: %s", version, err.message)
             reply["reason"] = f"serving it, but CURRENT was not written: {err.message}"
         log.info("now serving finetuned %s (fetched, loaded and checked in %.2f s)", version, load_s)
+        self._list_versions()
         if retiring is not None:
             retiring.wait()
         return reply
