@@ -4,6 +4,7 @@ Publishing by manifest, CURRENT and the way back, unfinished uploads, the checke
 
 import hashlib
 import json
+import uuid
 from pathlib import Path
 
 import boto3
@@ -82,6 +83,14 @@ def test_publish_writes_every_file_then_a_manifest_of_sizes_and_hashes(registry,
         registry.add_version(source, "v1")
     with pytest.raises(InvalidVersion, match="reserved"):
         registry.add_version(source, "previous")
+
+
+def test_the_first_publish_into_a_fresh_store_makes_the_bucket(s3_env, tmp_path):
+    registry = Registry(f"s3://fresh-{uuid.uuid4().hex[:12]}/models")
+    with pytest.raises(RegistryUnavailable, match="NoSuchBucket"):
+        registry.names()
+    registry.add_version(version_folder(tmp_path / "v1", 1), "v1")
+    assert registry.names() == ["v1"]
 
 
 def test_current_history_and_previous(registry, tmp_path):

@@ -96,6 +96,10 @@ class S3Registry(Registry):
                         complete.add(name)
         return [VersionState(n, n in complete and bool(VERSION_PATTERN.match(n)), files[n], newest[n]) for n in sorted(files)]
 
+    def add_version(self, source: Path, name: str, exclude: tuple[str, ...] = ()) -> Manifest:
+        self._ensure_bucket()
+        return super().add_version(source, name, exclude)
+
     def store_version(self, source: Path, manifest: Manifest) -> None:
         for entry in manifest.files:
             with self._errors(f"upload {entry.path}"):
@@ -128,6 +132,20 @@ class S3Registry(Registry):
         if cache_dir is None:
             raise ValueError("an s3:// registry needs a cache folder (MODEL_CACHE_DIR) to load from")
         return ModelCache(Path(cache_dir), keep).fetch(self, name)
+
+    def _ensure_bucket(self) -> None:
+        """The first publish into a fresh store (a new MinIO) makes the bucket."""
+        from botocore.exceptions import ClientError
+
+        with self._errors(f"create the bucket {self.bucket}"):
+            try:
+                self.client.head_bucket(Bucket=self.bucket)
+            except ClientError as err:
+                if _code(err) not in (*MISSING, "NoSuchBucket"):
+                    raise
+                region = self.client.meta.region_name
+                where = {} if region in (None, "us-east-1") else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+                self.client.create_bucket(Bucket=self.bucket, **where)
 
     def _file_key(self, version: str, path: str) -> str:
         return self.key(f"{VERSIONS}/{version}/{path}")
