@@ -144,6 +144,7 @@ def release_run(registry_root: str, returning: bool) -> dict:
     if not returning:
         swap.return_memory = memory.return_memory = lambda device: None
     device = os.environ.get("DEVICE", "cpu")
+    Registry(registry_root).set_current("v1")  # each run starts from v1 (the one before swapped to v2)
     settings = Settings(pretrained_model=str(base_checkpoint()), model_dir=registry_root, device=device, _env_file=None)
     engine = build_engine(settings)
     swapper = swap.Swapper(engine, settings)
@@ -168,7 +169,7 @@ def release_phase(work: Path) -> None:
     model_mib = sum(p.stat().st_size for p in base.glob("*.safetensors")) / 2**20
     print(f"release phase (BLIP-base shape, {os.environ.get('DEVICE', 'cpu')}): one model's weights {model_mib:.0f} MiB; "
           "RSS MiB (CUDA reserved MiB) with two models resident, after a swap, after a refused candidate")
-    for label, returning in (("memory kept (baseline)", False), ("memory returned", True)):
+    for label, returning in (("memory kept (baseline)", False), ("memory returned", True)) * 2:
         out = subprocess.run([sys.executable, __file__, "--release-run", str(root), "1" if returning else "0"],
                              capture_output=True, text=True, check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
         f = json.loads(out.stdout.strip().splitlines()[-1])

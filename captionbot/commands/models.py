@@ -148,19 +148,17 @@ def _check_model(args: argparse.Namespace) -> int:
     """0 when the model would be served, 1 with the reason when a worker would refuse it."""
     from pathlib import Path
 
-    from captionbot.core.errors import CaptionError
     from captionbot.core.settings import get_settings
-    from captionbot.worker.candidate import CheckFailed, load_checked, prepare_version
-    from captionbot.worker.models import ModelLoadError, ModelSource
+    from captionbot.worker.candidate import REFUSALS, load_folder, prepare_version, refusal_reason
 
     settings = get_settings()
     try:
         if Path(args.model).is_dir():
-            loaded = load_checked(ModelSource(args.model, Path(args.model).resolve().name), settings)
+            loaded = load_folder(args.model, settings)
         else:
             loaded = prepare_version(_registry(), settings, args.model)
-    except (CheckFailed, ModelLoadError, CaptionError, RegistryError) as err:
-        print(f"refused: {getattr(err, 'message', None) or err}", file=sys.stderr)
+    except REFUSALS as err:
+        print(f"refused: {refusal_reason(err)}", file=sys.stderr)
         return 1
     print(f"ok: {loaded.version} loads, matches its processor and captions a probe image ({loaded.load_s:.1f} s)")
     return 0

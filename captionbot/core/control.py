@@ -93,7 +93,7 @@ def resolve_previous(app: Celery, live: list[str], timeout: float = 5.0) -> Work
     """The version live before CURRENT, as one worker reads it from the registry (status "resolved"), or a
     refusal saying why there is none."""
     for name in live:
-        reply = _gather(app, RESOLVE_COMMAND, {"version": PREVIOUS}, timeout, [name]).get(name)
+        reply = _gather(app, RESOLVE_COMMAND, {}, timeout, [name]).get(name)
         if reply is not None:
             return reply
     return WorkerReply(worker="", status="no_answer", reason="no worker answered to find the previous version")

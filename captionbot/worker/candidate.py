@@ -3,13 +3,16 @@ registry (from object storage into the checked cache), load it, and check it. Wh
 with the reason; nothing unchecked is ever served, so a version a reload refused is not served after a restart.
 """
 
+from pathlib import Path
+
 import torch
 from PIL import Image
 
-from captionbot.core.registry import Registry
+from captionbot.core.errors import CaptionError
+from captionbot.core.registry import Registry, RegistryError
 from captionbot.core.settings import Settings
 from captionbot.worker.generation import beam_captions
-from captionbot.worker.models import LoadedModel, ModelSource, load_model, pick_device, pick_dtype
+from captionbot.worker.models import LoadedModel, ModelLoadError, ModelSource, load_model, pick_device, pick_dtype
 from captionbot.worker.preprocess import to_pixel_values
 
 
@@ -17,10 +20,23 @@ class CheckFailed(Exception):
     """A loaded checkpoint is unfit to serve; the message says why."""
 
 
+# Every way a version can be refused; each carries a sentence (`.message`, or its text) saying why.
+REFUSALS = (CheckFailed, ModelLoadError, CaptionError, RegistryError)
+
+
+def refusal_reason(err: Exception) -> str:
+    return getattr(err, "message", None) or str(err)
+
+
 def prepare_version(registry: Registry, settings: Settings, version: str) -> LoadedModel:
     """Fetch (checked against its manifest), load and check a registry version."""
     path = registry.local_copy(version, settings.model_cache_dir, settings.model_cache_keep)
     return load_checked(ModelSource(str(path), version), settings)
+
+
+def load_folder(folder: str, settings: Settings) -> LoadedModel:
+    """A save_pretrained folder outside the registry (FINETUNED_MODEL, check-model), named after itself."""
+    return load_checked(ModelSource(folder, Path(folder).resolve().name), settings)
 
 
 def load_checked(source: ModelSource, settings: Settings) -> LoadedModel:

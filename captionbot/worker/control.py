@@ -29,9 +29,9 @@ def start_reload(state: object, version: str | None = None, request_id: str = ""
     return service.swapper.start(version, request_id, bool(force))
 
 
-@control_command(name=RESOLVE_COMMAND, args=[("version", str)], signature="version")
-def resolve_version(state: object, version: str = "") -> dict:
-    """The concrete version that `version` names (`previous`: the one live before CURRENT), from the registry."""
+@control_command(name=RESOLVE_COMMAND)
+def resolve_previous(state: object) -> dict:
+    """The version live before CURRENT, read from the registry (for `reload previous`, i.e. a rollback)."""
     if service.swapper is None:
         return {"status": "refused", "reason": "this worker is still starting"}
-    return service.swapper.resolve(version)
+    return service.swapper.resolve_previous()

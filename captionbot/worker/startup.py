@@ -8,26 +8,18 @@ tried, newest first, so a restarted worker serves the last good version rather t
 import logging
 from pathlib import Path
 
-from captionbot.core.errors import CaptionError
+from collections.abc import Callable
+
 from captionbot.core.registry import Registry, RegistryError
 from captionbot.core.settings import Settings
-from captionbot.worker.candidate import CheckFailed, load_checked, prepare_version
+from captionbot.worker.candidate import REFUSALS, load_folder, prepare_version, refusal_reason
 from captionbot.worker.engine import CaptionEngine
 from captionbot.worker.memory import return_memory
-from captionbot.worker.models import (
-    LoadedModel,
-    ModelLoadError,
-    ModelSource,
-    load_model,
-    pick_device,
-    pick_dtype,
-    pretrained_source,
-)
+from captionbot.worker.models import LoadedModel, load_model, pick_device, pick_dtype, pretrained_source
 
 log = logging.getLogger("captionbot.worker")
 
 FALLBACKS = 3  # earlier live versions tried when CURRENT is refused at start
-REFUSALS = (CheckFailed, ModelLoadError, CaptionError, RegistryError)
 
 
 def build_engine(settings: Settings) -> CaptionEngine:
@@ -46,7 +38,7 @@ def load_finetuned(settings: Settings) -> LoadedModel | None:
     """`FINETUNED_MODEL` (a folder or a registry version), else the registry's CURRENT, checked; else none."""
     wanted = settings.finetuned_model
     if wanted and Path(wanted).is_dir():
-        return _first_fit([wanted], lambda folder: load_checked(ModelSource(folder, Path(folder).resolve().name), settings), settings)
+        return _first_fit([wanted], lambda folder: load_folder(folder, settings), settings)
     registry = Registry(settings.model_dir)
     try:
         versions = [wanted] if wanted else start_versions(registry)
@@ -68,12 +60,12 @@ def start_versions(registry: Registry) -> list[str]:
     return [current, *earlier[:FALLBACKS]]
 
 
-def _first_fit(choices: list[str], prepare, settings: Settings) -> LoadedModel | None:
+def _first_fit(choices: list[str], prepare: Callable[[str], LoadedModel], settings: Settings) -> LoadedModel | None:
     for choice in choices:
         try:
             return prepare(choice)
         except REFUSALS as err:
-            log.error("refused finetuned %s at start: %s", choice, getattr(err, "message", None) or err)
+            log.error("refused finetuned %s at start: %s", choice, refusal_reason(err))
         return_memory(pick_device(settings.device))
     log.error("serving without a fine-tuned model: %s refused", ", ".join(choices))
     return None

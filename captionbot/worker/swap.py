@@ -13,18 +13,17 @@ import threading
 import time
 
 from captionbot.core.errors import CaptionError
-from captionbot.core.registry import PREVIOUS, Registry, RegistryError, gate_refusal, validate_version
+from captionbot.core.registry import Registry, RegistryError, gate_refusal, validate_version
 from captionbot.core.settings import Settings
-from captionbot.worker.candidate import CheckFailed, prepare_version
+from captionbot.worker.candidate import REFUSALS, CheckFailed, prepare_version, refusal_reason
 from captionbot.worker.engine import CaptionEngine
 from captionbot.worker.memory import Retiring, return_memory
-from captionbot.worker.models import LoadedModel, ModelLoadError
+from captionbot.worker.models import LoadedModel
 
 log = logging.getLogger("captionbot.worker")
 
 MAX_OUTCOMES = 32
 LISTING_TTL_S = 30.0
-REFUSALS = (CheckFailed, ModelLoadError, CaptionError, RegistryError)
 
 
 class Swapper:
@@ -70,17 +69,15 @@ class Swapper:
         with self._lock:
             return self._outcomes.get(request_id)
 
-    def resolve(self, version: str) -> dict:
-        """A concrete version for `previous` (the one live before the store's CURRENT), resolved once for all
-        workers by the sender of a reload, so every worker moves to the same version."""
+    def resolve_previous(self) -> dict:
+        """The version live before the store's CURRENT, resolved once for all workers by the sender of a
+        rollback, so every worker moves to the same version."""
         try:
-            if version != PREVIOUS:
-                return {"status": "resolved", "version": self.registry.require(validate_version(version))}
             before = self.registry.previous()
-        except (CaptionError, RegistryError) as err:
-            return {"status": "refused", "reason": err.message}
+        except RegistryError as err:
+            return self._refusal(err.message)
         if before is None:
-            return {"status": "refused", "reason": f"the registry has no version live before {self.registry.current()}"}
+            return self._refusal(f"the registry has no version live before {self.registry.current()}")
         return {"status": "resolved", "version": before}
 
     def reload(self, version: str | None, force: bool = False) -> dict:
@@ -97,7 +94,7 @@ class Swapper:
                 self._gate(version, live)
             candidate = prepare_version(self.registry, self.settings, version)
         except REFUSALS as err:
-            reason = getattr(err, "message", None) or str(err)
+            reason = refusal_reason(err)
             log.error("reload of %s refused: %s", version, reason)
             refusal = self._refusal(reason)
         else:
