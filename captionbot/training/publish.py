@@ -3,14 +3,19 @@
 The registry (`captionbot.core.registry`, a folder or s3://) takes every file and then the manifest, so a
 version exists only once it is whole. `--activate` first checks the model exactly as a worker does at a reload
 (`captionbot check-model`, in its own process: training never imports the worker) and applies the quality gate
-against the live version (unless `--force`); a refusal publishes nothing. It then points CURRENT at the new
+against the live version (unless `--force`); a refusal publishes nothing. `--test-scores FILE` records the test
+split's scores (`captionbot evaluate --split test --json`) in the version's metrics.json, for the gate. It then points CURRENT at the new
 version and, when RELOAD_ON_PUBLISH is set, asks the workers to reload. Resumable state (trainer_state.pt) stays
 behind: a version holds what serving needs, its metrics and the training config that made it.
 """
 
 import argparse
+import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -75,19 +80,46 @@ def default_version(source: Path) -> str:
 
 
 def publish(source: Path, model_dir: str | Path, version: str | None = None, activate: bool = False,
-            force: bool = False, margin: float = 0.0) -> str:
-    """Add `source` to the registry as `version` and, with `activate`, make it CURRENT once it passed the
-    worker's check and (unless `force`) the quality gate. Returns the version's name."""
+            force: bool = False, margin: float = 0.0, test_scores: Path | None = None) -> str:
+    """Add `source` to the registry as `version` (with `test_scores` recorded in its metrics) and, with
+    `activate`, make it CURRENT once it passed the worker's check and (unless `force`) the quality gate.
+    Returns the version's name."""
     source = Path(source)
     check_model_folder(source)
     version = validate_new_version(version or default_version(source))
     registry = Registry(model_dir)
-    if activate:
-        check_activation(registry, source, version, force, margin)
-    registry.add_version(source, version, exclude=(TRAINER_STATE,))
+    with tempfile.TemporaryDirectory(prefix=".publish.") as staging:
+        if test_scores is not None:
+            source = with_test_scores(source, Path(staging) / version, test_scores)
+        if activate:
+            check_activation(registry, source, version, force, margin)
+        registry.add_version(source, version, exclude=(TRAINER_STATE,))
     if activate:
         registry.set_current(version)
     return version
+
+
+def with_test_scores(source: Path, staging: Path, scores_file: Path) -> Path:
+    """A copy of `source` (hard links where the file system allows) whose metrics.json also records the test
+    split's scores under "test"; the run folder itself is left as it was."""
+    try:
+        scores = json.loads(scores_file.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise PublishError(f"{scores_file} is not the JSON `captionbot evaluate --json` prints ({err}).") from err
+    if not isinstance(scores, dict) or not isinstance(scores.get("CIDEr"), int | float):
+        raise PublishError(f"{scores_file} has no CIDEr; pass what `captionbot evaluate --split test --json` prints.")
+    shutil.copytree(source, staging, ignore=shutil.ignore_patterns(TRAINER_STATE), copy_function=_link_or_copy)
+    metrics = read_json(source / METRICS_FILE)
+    (staging / METRICS_FILE).unlink()
+    (staging / METRICS_FILE).write_text(json.dumps({**metrics, "test": scores}, indent=2) + "\n", encoding="utf-8")
+    return staging
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
 def check_activation(registry: Registry, source: Path, version: str, force: bool, margin: float) -> None:
@@ -127,7 +159,8 @@ def run(args: argparse.Namespace) -> int:
     settings = get_settings()
     model_dir = args.model_dir or settings.model_dir
     try:
-        version = publish(args.source, model_dir, args.version, args.activate, args.force, settings.quality_gate_margin)
+        version = publish(args.source, model_dir, args.version, args.activate, args.force,
+                          settings.quality_gate_margin, args.test_scores)
     except RegistryError as err:
         raise PublishError(f"{err.message}; nothing was made live.") from err
     metrics = read_json(Path(args.source) / METRICS_FILE)

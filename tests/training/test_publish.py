@@ -97,16 +97,20 @@ def with_test_cider(source: Path, target: Path, cider: float) -> Path:
 
 def test_publish_to_s3_and_the_quality_gate_on_activate(tiny_run: Path, tmp_path: Path, s3_registry_url: str) -> None:
     good = with_test_cider(tiny_run / "best", tmp_path / "good", 0.61)
-    worse = with_test_cider(tiny_run / "best", tmp_path / "worse", 0.40)
     assert main([str(good), "--version", "good", "--activate", "--model-dir", s3_registry_url]) == 0
     registry = Registry(s3_registry_url)
     assert registry.current() == "good" and registry.manifest("good").files
+    scores = tmp_path / "test-scores.json"  # what `captionbot evaluate --split test --json` prints
+    scores.write_text(json.dumps({"BLEU-4": 0.2, "CIDEr": 0.40}))
+    worse = [str(tiny_run / "best"), "--version", "worse", "--test-scores", str(scores), "--activate", "--model-dir", s3_registry_url]
     with pytest.raises(PublishError) as refused:
-        main([str(worse), "--version", "worse", "--activate", "--model-dir", s3_registry_url])
+        main(worse)
     assert "test CIDEr 0.400" in str(refused.value) and "good's 0.610" in str(refused.value) and "--force" in str(refused.value)
     assert registry.names() == ["good"] and registry.current() == "good"  # nothing published, nothing moved
-    assert main([str(worse), "--version", "worse", "--activate", "--force", "--model-dir", s3_registry_url]) == 0
+    assert main([*worse, "--force"]) == 0
     assert registry.current() == "worse" and registry.previous() == "good"
+    assert registry.metrics("worse")["test"] == {"BLEU-4": 0.2, "CIDEr": 0.40}
+    assert "test" not in json.loads((tiny_run / "best" / "metrics.json").read_text())  # the run is left as it was
 
 
 def test_activate_refuses_what_a_worker_would_refuse(tiny_run: Path, tmp_path: Path) -> None:
