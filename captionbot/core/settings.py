@@ -34,13 +34,16 @@ class Settings(BaseSettings):
     # Models
     pretrained_model: str = "Salesforce/blip-image-captioning-base"
     finetuned_model: str | None = None
-    model_dir: Path = Path("models")
+    model_dir: str = "models"  # a folder, or s3://bucket/prefix on S3-compatible storage
     device: str = "auto"
     cpu_int8: bool = False
     worker_concurrency: int = Field(16, ge=1)
     batch_max_size: int = Field(16, ge=1)
     batch_max_wait_ms: float = Field(10.0, ge=0)
     reload_on_publish: bool = False
+    model_cache_dir: Path = Path("model-cache")
+    model_cache_keep: int = Field(3, ge=1)
+    quality_gate_margin: float = Field(0.02, ge=0)
 
     # Images
     max_image_bytes: int = Field(25 * 1024 * 1024, ge=1024)

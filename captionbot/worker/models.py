@@ -8,7 +8,6 @@ from pathlib import Path
 import torch
 from transformers import AutoProcessor, BlipForConditionalGeneration
 
-from captionbot.core.registry import Registry
 from captionbot.core.settings import Settings
 from captionbot.worker.preprocess import ImageSpec
 
@@ -56,20 +55,6 @@ def pretrained_source(settings: Settings) -> ModelSource:
     location = settings.pretrained_model
     path = Path(location)
     return ModelSource(location, path.name if path.is_dir() else location)
-
-
-def finetuned_source(settings: Settings) -> ModelSource | None:
-    """`FINETUNED_MODEL` as a registry version or a folder; else the registry's CURRENT; else none."""
-    registry = Registry(settings.model_dir)
-    wanted = settings.finetuned_model
-    if wanted:
-        if Path(wanted).is_dir():
-            return ModelSource(wanted, Path(wanted).resolve().name)
-        return ModelSource(str(registry.version_path(wanted)), wanted)
-    current = registry.current()
-    if current:
-        return ModelSource(str(registry.version_path(current)), current)
-    return None
 
 
 def load_model(
