@@ -63,7 +63,7 @@ def _run(action: Callable) -> Callable[[argparse.Namespace], int]:
     return handler
 
 
-async def _with_store(action: Callable[..., Awaitable[int]], args: argparse.Namespace) -> int:
+async def _with_store(action: Callable[..., Awaitable], args: argparse.Namespace | None) -> object:
     from captionbot.core.settings import get_settings
     from captionbot.feedback.store import FeedbackStore
 
@@ -166,3 +166,23 @@ async def _stats(store, args: argparse.Namespace) -> int:  # noqa: ANN001
     for line in await approval_lines(store):
         print(line)
     return 0
+
+
+def feedback_database_exists(settings) -> bool:  # noqa: ANN001
+    from captionbot.feedback.database import SQLITE_FILE
+
+    return settings.feedback_db_url is not None or (Path(settings.data_dir) / SQLITE_FILE).is_file()
+
+
+def approval_report(settings) -> tuple[list[str], dict] | None:  # noqa: ANN001
+    """For `captionbot models`: the approval lines and the JSON of them; None where no feedback was stored."""
+    if not feedback_database_exists(settings):
+        return None
+
+    async def read(store, _args: None) -> tuple[list[str], dict]:  # noqa: ANN001
+        from captionbot.bot.feedback_summary import approval_lines
+        from captionbot.feedback.stats import summary
+
+        return await approval_lines(store), await summary(store)
+
+    return asyncio.run(_with_store(read, None))

@@ -48,6 +48,7 @@ def _reload(args: argparse.Namespace) -> int:
 
 
 def _models(args: argparse.Namespace) -> int:
+    from captionbot.commands.feedback import approval_report
     from captionbot.core.celery_config import make_celery
     from captionbot.core.control import worker_status
     from captionbot.core.registry import Registry
@@ -60,6 +61,7 @@ def _models(args: argparse.Namespace) -> int:
         workers = worker_status(make_celery(settings))
     except OSError:
         workers = []
+    approval = approval_report(settings)
     if args.json:
         print(
             json.dumps(
@@ -67,6 +69,7 @@ def _models(args: argparse.Namespace) -> int:
                     "current": registry.current(),
                     "versions": [{"name": v.name, "metrics": v.metrics, "current": v.current} for v in versions],
                     "workers": [w.model_dump() for w in workers],
+                    "feedback": approval[1] if approval else None,
                 }
             )
         )
@@ -78,4 +81,8 @@ def _models(args: argparse.Namespace) -> int:
     print("workers:" if workers else "workers: none answered")
     for w in workers:
         print(f"  {w.worker}: finetuned {w.version or 'none'}, pretrained {w.pretrained}")
+    if approval:
+        print(f"{messages.APPROVAL_TITLE.lower()}:")
+        for line in approval[0]:
+            print(f"  {line}")
     return 0

@@ -131,3 +131,16 @@ def test_an_export_trains_for_a_few_steps(cli_env, tmp_path):
     steps = [r for r in read_history(output / "metrics.jsonl") if r["kind"] == "train"]
     assert len(steps) >= 2 and all(r["loss"] > 0 for r in steps)
     assert (output / "best" / "model.safetensors").is_file()
+
+
+def test_models_shows_the_approval_rate_per_version(cli_env, redis_url, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("MODEL_DIR", str(tmp_path / "registry"))
+    get_settings.cache_clear()
+    fill(1)
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "approval in chat:\n  Fine-tuned · v1: 👍 100% of 4 votes (95% CI 51%–100%)" in out
+    assert main(["models", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)["feedback"]["approval"]
+    assert (row["version"], row["up"], row["votes"]) == ("v1", 4, 4)
