@@ -23,6 +23,8 @@ class Captioned:
     filename: str
     image: bytes  # as downloaded: posted back when alt text is on
     result: JobResult
+    mode: Mode = Mode.single
+    options: Options = Options()
 
 
 Outcome = Captioned | CaptionError
@@ -53,7 +55,7 @@ class Captioner:
             image=image, models=models, mode=mode, options=options or Options(), user_id=f"discord:{user_id}"
         )
         result = await self.service.caption(request)
-        return Captioned(attachment.filename, image, result.raise_for_error())
+        return Captioned(attachment.filename, image, result.raise_for_error(), mode, request.options)
 
     async def caption_each(self, attachments: Sequence[discord.Attachment], user_id: int) -> list[Outcome]:
         """Several images at once, each answered on its own: one refused file does not sink the others."""

@@ -10,6 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from captionbot.bot.discord.checks import NotAdmin, is_admin
+from captionbot.bot.discord.cogs.feedback import approval_embed
 from captionbot.bot.discord.ids import DiscordIds
 from captionbot.bot.discord.render import models_embed, reload_embed
 from captionbot.bot.service import CaptionService
@@ -47,4 +48,5 @@ class Admin(commands.Cog):
     async def models(self, interaction: discord.Interaction) -> None:
         """The fine-tuned versions available and the one each worker serves (admins only)."""
         await interaction.response.defer(thinking=True, ephemeral=True)
-        await interaction.followup.send(embed=models_embed(await self.service.status()), ephemeral=True)
+        approval = await approval_embed(interaction.client)
+        await interaction.followup.send(embeds=[models_embed(await self.service.status()), *approval], ephemeral=True)

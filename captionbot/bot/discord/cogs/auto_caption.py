@@ -9,6 +9,7 @@ from discord.ext import commands
 from captionbot.bot import messages
 from captionbot.bot.discord.alt_text import described_files
 from captionbot.bot.discord.captioner import Captioned, Captioner
+from captionbot.bot.discord.cogs.feedback import feedback_extras
 from captionbot.bot.discord.intake import attachments_to_caption
 from captionbot.bot.discord.render import outcome_embeds
 
@@ -36,12 +37,11 @@ class AutoCaption(commands.Cog):
             return
         async with message.channel.typing():
             outcomes = await self.captioner.caption_each(attachments, message.author.id)
-            files = await self._described_files([o for o in outcomes if isinstance(o, Captioned)], message)
-        await self._reply(
-            message,
-            embeds=outcome_embeds([(a.filename, o) for a, o in zip(attachments, outcomes, strict=True)]),
-            files=files,
-        )
+            captioned = [o for o in outcomes if isinstance(o, Captioned)]
+            files = await self._described_files(captioned, message)
+        embeds = outcome_embeds([(a.filename, o) for a, o in zip(attachments, outcomes, strict=True)])
+        extras = await feedback_extras(self.bot, message.channel, message.guild and message.guild.id, captioned, embeds)
+        await self._reply(message, embeds=embeds, files=files, **extras)
 
     def _auto_caption_channel(self, channel: discord.abc.Messageable) -> bool:
         """The channel, or the channel a thread belongs to, is in DISCORD_AUTO_CAPTION_CHANNELS."""

@@ -8,6 +8,7 @@ from captionbot.bot import messages
 from captionbot.bot.discord.alt_text import described_files
 from captionbot.bot.discord.captioner import Captioned, Captioner
 from captionbot.bot.discord.checks import expensive_command_cooldown
+from captionbot.bot.discord.cogs.feedback import feedback_extras
 from captionbot.bot.discord.intake import attachments_to_caption
 from captionbot.bot.discord.render import caption_embed, compare_embed, outcome_embeds
 from captionbot.core.errors import ImageRejected
@@ -115,4 +116,5 @@ class CaptionCommands(commands.Cog):
             files = await described_files(
                 captioned, interaction.filesize_limit, self.captioner.settings.max_image_pixels
             )
-        await interaction.followup.send(embeds=embeds, files=files, ephemeral=ephemeral)
+        extras = await feedback_extras(self.bot, interaction.channel, interaction.guild_id, captioned, embeds)
+        await interaction.followup.send(embeds=embeds, files=files, ephemeral=ephemeral, **extras)
