@@ -13,7 +13,8 @@ async def approval_lines(store: FeedbackStore) -> list[str]:
     ]
     for pair in await preferences(store):
         share = pair.finetuned_preferred
-        lines.append(messages.preference_line(pair.pretrained, pair.finetuned, share.wins, share.total, *share.interval))
+        line = messages.preference_line(pair.pretrained, pair.finetuned, share.wins, share.total, *share.interval)
+        lines.append(line)
     return lines or [messages.APPROVAL_NONE]
 
 

@@ -74,7 +74,9 @@ async def _upvoted(store: FeedbackStore, min_lower_bound: float) -> list[tuple[s
     ]
 
 
-async def export(store: FeedbackStore, target: Path, with_upvoted: bool = False, min_lower_bound: float = 0.5) -> Exported:
+async def export(
+    store: FeedbackStore, target: Path, with_upvoted: bool = False, min_lower_bound: float = 0.5
+) -> Exported:
     if target.exists() and any(target.iterdir()):
         raise ExportError(f"{target} already exists and is not empty; export into a new folder")
     suggested = await _approved(store)

@@ -4,10 +4,11 @@ One `FeedbackService` per bot process; platform code renders the buttons and the
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime, timedelta
 
 import redis.asyncio as aioredis
+from sqlalchemy.exc import SQLAlchemyError
 
 from captionbot.core.settings import Settings
 from captionbot.feedback import metrics
@@ -22,6 +23,7 @@ UP, DOWN = "up", "down"
 VOTES = (UP, DOWN)
 COUNTED, CHANGED, UNCHANGED = "counted", "changed", "unchanged"
 PURGE_EVERY_S = 24 * 3600
+UNREACHABLE_DB = (SQLAlchemyError, OSError)
 
 
 class ReplyExpired(LookupError):
@@ -112,25 +114,34 @@ async def open_feedback(
         return
     store = await FeedbackStore.open(settings)
     client = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
+    await purge_expired(store, settings.feedback_retention_days)
     purging = asyncio.create_task(purge_daily(store, settings.feedback_retention_days))
     try:
-        service = FeedbackService(settings, store, ShownReplies(client, settings.feedback_vote_window_h * 3600), check_user)
+        replies = ShownReplies(client, settings.feedback_vote_window_h * 3600)
+        service = FeedbackService(settings, store, replies, check_user)
         await metrics.refresh(store)
         log.info("feedback is on; database %s", store.engine.url.render_as_string(hide_password=True))
         yield service
     finally:
         purging.cancel()
+        with suppress(asyncio.CancelledError):
+            await purging  # a purge under way ends before its database closes
         await client.aclose()
         await store.aclose()
 
 
+async def purge_expired(store: FeedbackStore, retention_days: int) -> None:
+    try:
+        votes, suggestions = await store.purge(datetime.now(UTC) - timedelta(days=retention_days))
+    except UNREACHABLE_DB:
+        log.exception("feedback purge failed; trying again in a day")
+        return
+    if votes or suggestions:
+        log.info("purged %d vote(s), %d suggestion(s) older than %d days", votes, suggestions, retention_days)
+
+
 async def purge_daily(store: FeedbackStore, retention_days: int) -> None:
-    """FEEDBACK_RETENTION_DAYS kept by the bots themselves: at start, then once a day."""
+    """FEEDBACK_RETENTION_DAYS kept by the bots themselves: at start (`open_feedback`), then once a day."""
     while True:
-        try:
-            votes, suggestions = await store.purge(datetime.now(UTC) - timedelta(days=retention_days))
-            if votes or suggestions:
-                log.info("purged %d vote(s) and %d suggestion(s) older than %d days", votes, suggestions, retention_days)
-        except Exception:
-            log.exception("feedback purge failed; trying again in a day")
         await asyncio.sleep(PURGE_EVERY_S)
+        await purge_expired(store, retention_days)

@@ -134,3 +134,20 @@ def test_the_service_refuses_to_start_without_a_user_key(feedback_settings):
     settings = feedback_settings.model_copy(update={"feedback_user_key": None})
     with pytest.raises(MissingUserKey, match="FEEDBACK_USER_KEY"):
         FeedbackService(settings, None, None, no_limit)
+
+
+def test_each_vote_refreshes_the_prometheus_gauges(feedback_settings):
+    from prometheus_client import REGISTRY
+
+    async def scenario():
+        async with open_feedback(feedback_settings, no_limit) as feedback:
+            token = await feedback.offer(caption_reply(version="v-metrics"))
+            await feedback.vote(token, "discord", "1", "up")
+            await feedback.vote(token, "discord", "2", "down")
+
+    asyncio.run(scenario())
+    labels = {"model": "finetuned", "version": "v-metrics"}
+    assert REGISTRY.get_sample_value("captionbot_feedback_votes", {**labels, "vote": "up"}) == 1
+    assert REGISTRY.get_sample_value("captionbot_feedback_approval_ratio", {**labels, "bound": "share"}) == 0.5
+    low = REGISTRY.get_sample_value("captionbot_feedback_approval_ratio", {**labels, "bound": "low"})
+    assert low == pytest.approx(0.0945, abs=1e-4)

@@ -15,11 +15,16 @@ def guild_scope(interaction: discord.Interaction) -> ServerScope:
     return ServerScope("discord", str(interaction.guild_id) if interaction.guild_id else None)
 
 
-class ReviewButton(discord.ui.DynamicItem[discord.ui.Button], template=r"cb:fb:review:(?P<action>approve|reject):(?P<id>[0-9]{1,18})"):
+REVIEW_ID = r"cb:fb:review:(?P<action>approve|reject):(?P<id>[0-9]{1,18})"
+
+
+class ReviewButton(discord.ui.DynamicItem[discord.ui.Button], template=REVIEW_ID):
     def __init__(self, action: str, suggestion_id: int, row: int | None = None) -> None:
-        label = (messages.FEEDBACK_APPROVE if action == "approve" else messages.FEEDBACK_REJECT).format(id=suggestion_id)
-        style = discord.ButtonStyle.success if action == "approve" else discord.ButtonStyle.danger
-        button = discord.ui.Button(custom_id=f"cb:fb:review:{action}:{suggestion_id}", label=label, style=style, row=row)
+        approve = action == "approve"
+        label = (messages.FEEDBACK_APPROVE if approve else messages.FEEDBACK_REJECT).format(id=suggestion_id)
+        style = discord.ButtonStyle.success if approve else discord.ButtonStyle.danger
+        custom_id = f"cb:fb:review:{action}:{suggestion_id}"
+        button = discord.ui.Button(custom_id=custom_id, label=label, style=style, row=row)
         super().__init__(button)
         self.action, self.suggestion_id = action, suggestion_id
 

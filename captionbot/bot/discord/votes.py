@@ -17,6 +17,7 @@ from captionbot.feedback.text import SUGGESTION_MIN
 log = logging.getLogger(__name__)
 
 TOKEN = r"(?P<token>[0-9a-f]{32})"
+VOTE_ID = rf"cb:fb:vote:(?P<value>up|down|pretrained|finetuned):{TOKEN}"
 VOTE_LOOK = {
     UP: {"emoji": messages.FEEDBACK_UP, "style": discord.ButtonStyle.secondary},
     DOWN: {"emoji": messages.FEEDBACK_DOWN, "style": discord.ButtonStyle.secondary},
@@ -36,7 +37,7 @@ def _vote_button(value: str, token: str, row: int | None) -> discord.ui.Button:
     return discord.ui.Button(custom_id=f"cb:fb:vote:{value}:{token}", row=row, **look)
 
 
-class VoteButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"cb:fb:vote:(?P<value>up|down|pretrained|finetuned):{TOKEN}"):
+class VoteButton(discord.ui.DynamicItem[discord.ui.Button], template=VOTE_ID):
     def __init__(self, value: str, token: str, row: int | None = None) -> None:
         super().__init__(_vote_button(value, token, row))
         self.value, self.token = value, token

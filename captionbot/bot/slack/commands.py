@@ -50,8 +50,9 @@ def register(
             return
         args, file = found
         result = await captioner.caption(file, command["user_id"], args.models, args.mode, args.options)
-        buttons = await feedback.blocks(command["channel_id"], [(result, args.mode, args.options)])
-        await answer(respond, caption_blocks(result, args.mode, file) + buttons, caption_text(result), private=args.private)
+        blocks = caption_blocks(result, args.mode, file)
+        blocks += await feedback.blocks(command["channel_id"], [(result, args.mode, args.options)])
+        await answer(respond, blocks, caption_text(result), private=args.private)
 
     @app.command("/compare")
     @inflight.track
@@ -61,8 +62,9 @@ def register(
             return
         args, file = found
         result = await captioner.caption(file, command["user_id"], args.models, args.mode, args.options)
-        buttons = await feedback.blocks(command["channel_id"], [(result, args.mode, args.options)])
-        await answer(respond, compare_blocks(result, file) + buttons, caption_text(result), private=args.private)
+        blocks = compare_blocks(result, file)
+        blocks += await feedback.blocks(command["channel_id"], [(result, args.mode, args.options)])
+        await answer(respond, blocks, caption_text(result), private=args.private)
 
 
 async def answer(respond: AsyncRespond, blocks: list[dict], text: str, *, private: bool) -> None:

@@ -87,7 +87,8 @@ class ThreadAnswers:
         if not captioned:
             return
         blocks, text = outcome_blocks(captioned), caption_text(captioned[0][1])
-        blocks += await self.feedback.blocks(message.channel_id, [(result, Mode.single, Options()) for _, result in captioned])
+        shown = [(result, Mode.single, Options()) for _, result in captioned]
+        blocks += await self.feedback.blocks(message.channel_id, shown)
         try:
             await self.client.chat_postMessage(
                 channel=message.channel_id, thread_ts=message.reply_ts, blocks=blocks, text=text

@@ -85,7 +85,8 @@ def vote_actions(token: str, compare: bool, image_index: int | None) -> Block:
         votes = [_button(messages.FEEDBACK_UP, "feedback_vote_up", token),
                  _button(messages.FEEDBACK_DOWN, "feedback_vote_down", token)]
     label = messages.FEEDBACK_SUGGEST_FOR.format(index=image_index) if image_index else messages.FEEDBACK_SUGGEST
-    return {"type": "actions", "block_id": f"feedback:{token}", "elements": [*votes, _button(label, SUGGEST_ACTION, token)]}
+    elements = [*votes, _button(label, SUGGEST_ACTION, token)]
+    return {"type": "actions", "block_id": f"feedback:{token}", "elements": elements}
 
 
 def form_view(token: str, response_url: str | None) -> dict:
@@ -132,7 +133,8 @@ def register(app: AsyncApp, slack_feedback: SlackFeedback, inflight: InFlight) -
     @inflight.track
     async def open_form(ack: AsyncAck, body: dict, action: dict, client: AsyncWebClient) -> None:
         await ack()
-        await client.views_open(trigger_id=body["trigger_id"], view=form_view(action["value"], body.get("response_url")))
+        view = form_view(action["value"], body.get("response_url"))
+        await client.views_open(trigger_id=body["trigger_id"], view=view)
 
     @app.view(FORM)
     @inflight.track

@@ -174,3 +174,15 @@ async def test_a_posted_message_with_two_images_gets_a_row_of_buttons_for_each(w
     assert len(rows) == 2
     assert rows[1]["components"][-1]["label"] == messages.FEEDBACK_SUGGEST_FOR.format(index=2)
     assert len({custom_ids({"components": [row]})[0] for row in rows}) == 2  # a token of its own per image
+
+
+@async_test
+async def test_models_shows_the_approval_rate_to_admins(worker, feedback_on):
+    async with running_bot(worker.settings, **feedback_on) as h:
+        person = h.person()
+        reply = await captioned_reply(h, person)
+        await click_and_answer(h, person, reply, custom_ids(reply)[0])
+        listing = (await h.answer(await h.slash(h.admin(), "models"))).body
+    models, approval = listing["embeds"]
+    assert approval["title"] == messages.APPROVAL_TITLE
+    assert approval["description"].startswith("Fine-tuned · v1: 👍 100% of 1 vote (95% CI 21%–100%)")

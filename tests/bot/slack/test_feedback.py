@@ -183,3 +183,16 @@ def test_admins_review_suggestions_with_feedback(worker, feedback_on):
     assert by_member["text"] == messages.ADMIN_ONLY
     assert by_admin["text"] == messages.FEEDBACK_REVIEWED.format(id=suggestion.id, status=APPROVED)
     assert suggestion.status == APPROVED
+
+
+def test_models_shows_the_approval_rate_to_admins(worker, feedback_on):
+    async def scenario():
+        async with harness(worker.settings, **feedback_on) as h:
+            blocks = await caption_reply(h)
+            await press(h, blocks, "feedback_vote_down")
+            await h.dispatch(h.command("/models", user=ADMIN))
+            await h.settle()
+            return h.slack.responses[-1]["blocks"]
+
+    approval = run(scenario())[-1]["text"]["text"]
+    assert approval.startswith(f"*{messages.APPROVAL_TITLE}*\nFine-tuned · v1: 👍 0% of 1 vote (95% CI 0%–79%)")

@@ -4,6 +4,7 @@ buttons (registered as dynamic items, so they answer after a restart), `/feedbac
 
 import logging
 from collections.abc import Sequence
+from contextlib import AsyncExitStack
 
 import discord
 from discord import app_commands
@@ -32,19 +33,18 @@ class Feedback(commands.Cog):
     def __init__(self, bot: commands.Bot) -> None:
         self.bot = bot
         self.feedback: FeedbackService | None = None
-        self._opened = None
+        self._open = AsyncExitStack()
 
     async def cog_load(self) -> None:
-        self._opened = open_feedback(self.bot.settings, self.bot.service.queue.check_user)
-        self.feedback = await self._opened.__aenter__()
+        opening = open_feedback(self.bot.settings, self.bot.service.queue.check_user)
+        self.feedback = await self._open.enter_async_context(opening)
         if self.feedback is not None:
             self.bot.service.job_images = RecentImages()
         self.bot.add_dynamic_items(VoteButton, SuggestButton, ReviewButton)
 
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(VoteButton, SuggestButton, ReviewButton)
-        if self._opened is not None:
-            await self._opened.__aexit__(None, None, None)
+        await self._open.aclose()
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         if not is_admin(interaction.user, self.bot.ids):
