@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from captionbot.bot import messages
@@ -64,8 +65,8 @@ class SlackFeedback:
                 if image is not None:
                     token = await self.feedback.offer(ShownReply.from_result(place, result, image, mode, options))
                     rows.append(vote_actions(token, len(result.results) > 1, index if len(captioned) > 1 else None))
-        except UNREACHABLE:
-            log.warning("feedback buttons left off a reply in channel %s: Redis cannot keep it", channel_id)
+        except (*UNREACHABLE, SlackApiError):
+            log.warning("feedback buttons left off a reply in channel %s: Redis or auth.test failed", channel_id)
             return []
         return [*rows, context(messages.FEEDBACK_FOOTER)] if rows else []
 
