@@ -151,3 +151,20 @@ def test_each_vote_refreshes_the_prometheus_gauges(feedback_settings):
     assert REGISTRY.get_sample_value("captionbot_feedback_approval_ratio", {**labels, "bound": "share"}) == 0.5
     low = REGISTRY.get_sample_value("captionbot_feedback_approval_ratio", {**labels, "bound": "low"})
     assert low == pytest.approx(0.0945, abs=1e-4)
+
+
+def test_feedback_can_be_on_for_a_channel_and_the_threads_in_it(feedback_settings):
+    settings = feedback_settings.model_copy(
+        update={"feedback_discord_servers": [], "feedback_slack_channels": ["C0PHOTOS"]}
+    )
+
+    async def scenario():
+        async with open_feedback(settings, no_limit) as feedback:
+            return (
+                feedback.enabled(Place("slack", "T1", "C0PHOTOS")),
+                feedback.enabled(Place("slack", "T1", "C0THREAD"), "C0PHOTOS"),
+                feedback.enabled(Place("slack", "T1", "C0OTHER")),
+                feedback.enabled(Place("discord", None, "C0PHOTOS")),
+            )
+
+    assert asyncio.run(scenario()) == (True, True, False, False)
