@@ -2,9 +2,10 @@
 
 Each button is a `DynamicItem` whose custom_id carries what it means and the reply's token
 (`cb:fb:vote:up:<token>`), so a click is understood by any bot process, after any restart: nothing about the
-view is kept in memory. Answers go to the clicker alone (ephemeral)."""
+view is kept in memory. The form's submissions are answered the same way, by custom_id (`answer_form`).
+Answers go to the clicker alone (ephemeral)."""
 
-import logging
+import re
 
 import discord
 
@@ -14,10 +15,9 @@ from captionbot.feedback.schema import SUGGESTION_MAX
 from captionbot.feedback.service import DOWN, UP, FeedbackService
 from captionbot.feedback.text import SUGGESTION_MIN
 
-log = logging.getLogger(__name__)
-
 TOKEN = r"(?P<token>[0-9a-f]{32})"
 VOTE_ID = rf"cb:fb:vote:(?P<value>up|down|pretrained|finetuned):{TOKEN}"
+FORM_ID = re.compile(rf"cb:fb:form:{TOKEN}")
 VOTE_LOOK = {
     UP: {"emoji": messages.FEEDBACK_UP, "style": discord.ButtonStyle.secondary},
     DOWN: {"emoji": messages.FEEDBACK_DOWN, "style": discord.ButtonStyle.secondary},
@@ -71,8 +71,12 @@ class SuggestButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"cb:fb
         return cls(match["token"], item.label or messages.FEEDBACK_SUGGEST, item.row)
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        """A modal must be the first answer to the click: no defer before it."""
-        await interaction.response.send_modal(SuggestForm(self.token))
+        """A modal must be the first answer to the click: no defer before it. It is dropped from discord.py's
+        store at once: its submission is answered by `answer_form`, which any bot process runs, so a form opened
+        before a restart is still stored after it."""
+        form = SuggestForm(self.token)
+        await interaction.response.send_modal(form)
+        form.stop()
 
 
 class SuggestForm(discord.ui.Modal, title=messages.FEEDBACK_FORM_TITLE):
@@ -85,17 +89,33 @@ class SuggestForm(discord.ui.Modal, title=messages.FEEDBACK_FORM_TITLE):
     )
 
     def __init__(self, token: str) -> None:
-        super().__init__(custom_id=f"cb:fb:form:{token}", timeout=15 * 60)
-        self.token = token
+        super().__init__(custom_id=f"cb:fb:form:{token}", timeout=None)
 
-    async def on_submit(self, interaction: discord.Interaction) -> None:
-        feedback = feedback_of(interaction)
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        if feedback is None:
-            await interaction.followup.send(messages.FEEDBACK_OFF, ephemeral=True)
-            return
-        answer = await suggestion_answer(feedback, self.token, "discord", str(interaction.user.id), self.caption.value)
-        await interaction.followup.send(answer, ephemeral=True)
+
+def _typed_text(components: list[dict]) -> str:
+    """The value of the form's one text input, wherever its rows or labels nest it."""
+    for component in components:
+        if component.get("type") == discord.ComponentType.text_input.value:
+            return component.get("value") or ""
+        nested = component.get("components") or ([component["component"]] if "component" in component else [])
+        if nested:
+            return _typed_text(nested)
+    return ""
+
+
+async def answer_form(interaction: discord.Interaction) -> None:
+    """A submitted better-caption form (any modal submit whose custom_id is `cb:fb:form:<token>`)."""
+    match = FORM_ID.fullmatch((interaction.data or {}).get("custom_id", ""))
+    if interaction.type is not discord.InteractionType.modal_submit or match is None:
+        return
+    feedback = feedback_of(interaction)
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    if feedback is None:
+        await interaction.followup.send(messages.FEEDBACK_OFF, ephemeral=True)
+        return
+    text = _typed_text(interaction.data.get("components", []))
+    answer = await suggestion_answer(feedback, match["token"], "discord", str(interaction.user.id), text)
+    await interaction.followup.send(answer, ephemeral=True)
 
 
 def add_vote_row(view: discord.ui.View, token: str, compare: bool, row: int, image_index: int | None) -> None:

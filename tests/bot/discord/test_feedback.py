@@ -186,3 +186,17 @@ async def test_models_shows_the_approval_rate_to_admins(worker, feedback_on):
     models, approval = listing["embeds"]
     assert approval["title"] == messages.APPROVAL_TITLE
     assert approval["description"].startswith("Fine-tuned · v1: 👍 100% of 1 vote (95% CI 21%–100%)")
+
+
+@async_test
+async def test_a_form_opened_before_a_restart_is_stored_after_it(worker, feedback_on):
+    async with running_bot(worker.settings, **feedback_on) as before:
+        person = before.person()
+        reply = await captioned_reply(before, person)
+        clicked = await click(before, person, sent_message(before, reply), custom_ids(reply)[2])
+        modal = (await before.fake.wait_for_call(lambda c: c is before.callback(clicked))).body
+    async with running_bot(worker.settings, **feedback_on) as after:
+        answer = await after.answer(await submit(after, person, modal["data"], "a red square, after all"))
+        stored = await in_store(after, lambda store: store.suggestions())
+    assert answer.body["content"] == messages.FEEDBACK_SUGGESTED
+    assert [s.text for s in stored] == ["a red square, after all"]

@@ -15,7 +15,7 @@ from captionbot.bot import messages
 from captionbot.bot.discord.captioner import Captioned
 from captionbot.bot.discord.checks import NotAdmin, is_admin
 from captionbot.bot.discord.review import ReviewButton, guild_scope
-from captionbot.bot.discord.votes import SuggestButton, VoteButton, add_vote_row
+from captionbot.bot.discord.votes import SuggestButton, VoteButton, add_vote_row, answer_form
 from captionbot.bot.feedback_answers import UNREACHABLE
 from captionbot.bot.feedback_summary import approval_lines, counts_text
 from captionbot.bot.recent_images import RecentImages
@@ -45,6 +45,10 @@ class Feedback(commands.Cog):
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(VoteButton, SuggestButton, ReviewButton)
         await self._open.aclose()
+
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        await answer_form(interaction)
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         if not is_admin(interaction.user, self.bot.ids):
