@@ -45,6 +45,12 @@ async def captioned_reply(h: Harness, person, command: str = "caption"):
     return (await h.answer(interaction)).body
 
 
+async def open_form(h: Harness, person, reply: dict) -> dict:
+    """Click "Suggest a better caption"; returns the modal the bot answered with (its callback body)."""
+    clicked = await click(h, person, sent_message(h, reply), custom_ids(reply)[2])
+    return (await h.fake.wait_for_call(lambda c: c is h.callback(clicked))).body
+
+
 async def click_and_answer(h: Harness, person, reply: dict, custom_id: str) -> tuple[dict, dict]:
     """The click's deferral and the answer that followed it."""
     clicked = await click(h, person, sent_message(h, reply), custom_id)
@@ -119,11 +125,9 @@ async def test_a_better_caption_goes_through_the_form_and_hostile_ones_are_refus
     async with running_bot(worker.settings, **feedback_on) as h:
         person = h.person()
         reply = await captioned_reply(h, person)
-        suggest = custom_ids(reply)[2]
         answers = {}
         for text in ("<@123456789012345678> look at this", "a" * 10_000, "red\x00square", "**a red** <b>square</b>"):
-            clicked = await click(h, person, sent_message(h, reply), suggest)
-            modal = (await h.fake.wait_for_call(lambda c: c is h.callback(clicked))).body
+            modal = await open_form(h, person, reply)
             submitted = await submit(h, person, modal["data"], text)
             answers[text[:12]] = (await h.answer(submitted)).body["content"]
         stored = await in_store(h, lambda store: store.suggestions())
@@ -144,9 +148,7 @@ async def test_a_better_caption_goes_through_the_form_and_hostile_ones_are_refus
 async def test_admins_review_suggestions_in_feedback_with_buttons(worker, feedback_on):
     async with running_bot(worker.settings, **feedback_on) as h:
         person = h.person()
-        reply = await captioned_reply(h, person)
-        clicked = await click(h, person, sent_message(h, reply), custom_ids(reply)[2])
-        modal = (await h.fake.wait_for_call(lambda c: c is h.callback(clicked))).body
+        modal = await open_form(h, person, await captioned_reply(h, person))
         await h.answer(await submit(h, person, modal["data"], "**a red** square @ noon"))
         listing = (await h.answer(await h.slash(h.admin(), "feedback"))).body
         approve, reject = custom_ids(listing)
@@ -192,9 +194,7 @@ async def test_models_shows_the_approval_rate_to_admins(worker, feedback_on):
 async def test_a_form_opened_before_a_restart_is_stored_after_it(worker, feedback_on):
     async with running_bot(worker.settings, **feedback_on) as before:
         person = before.person()
-        reply = await captioned_reply(before, person)
-        clicked = await click(before, person, sent_message(before, reply), custom_ids(reply)[2])
-        modal = (await before.fake.wait_for_call(lambda c: c is before.callback(clicked))).body
+        modal = await open_form(before, person, await captioned_reply(before, person))
     async with running_bot(worker.settings, **feedback_on) as after:
         answer = await after.answer(await submit(after, person, modal["data"], "a red square, after all"))
         stored = await in_store(after, lambda store: store.suggestions())
