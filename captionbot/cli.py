@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "captionbot.commands.demo",
     "captionbot.training.cli",
     "captionbot.commands.feedback",
+    "captionbot.commands.api",
 )
 
 

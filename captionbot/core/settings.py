@@ -69,7 +69,7 @@ class Settings(BaseSettings):
 
     # Both bots
     command_cooldown_s: float = Field(5.0, ge=0)
-    fetch_allow_private: bool = False  # only for local test servers: lets downloads reach loopback addresses
+    fetch_loopback_for_tests: bool = False  # test suites only: downloads may use plain http to loopback servers
 
     # Metrics
     metrics_port: int | None = None
@@ -84,6 +84,15 @@ class Settings(BaseSettings):
     feedback_slack_channels: IdList = []
     feedback_vote_window_h: int = Field(24, ge=1)
     feedback_retention_days: int = Field(365, ge=1)
+
+    # HTTP API (`captionbot api`)
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8000, ge=1, le=65535)
+    api_keys_file: Path = Path("data/api_keys.json")
+    api_rate_per_minute: int = Field(60, ge=1)
+    api_worker_probe_s: float = Field(5.0, gt=0)
+    # Only for a network where everyone may caption: the API and its web page then take requests without a key.
+    api_open_on_trusted_network: bool = False
 
     @field_validator(
         "discord_admin_user_ids",

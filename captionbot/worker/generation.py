@@ -20,6 +20,13 @@ def max_new_tokens(max_words: int) -> int:
     return int(max_words * 1.5) + 2
 
 
+def token_budget(loaded: LoadedModel, max_words: int) -> int:
+    """`max_new_tokens` within the decoder's positions (position 0 holds the start token): a small checkpoint
+    with few positions would otherwise fail on a long `max_words` with an index error."""
+    positions = loaded.model.config.text_config.max_position_embeddings
+    return min(max_new_tokens(max_words), positions - 1)
+
+
 def tidy(text: str, max_words: int) -> str:
     return " ".join(text.split()[:max_words])
 
@@ -46,7 +53,7 @@ def beam_captions(loaded: LoadedModel, pixel_values: torch.Tensor, beams: int, m
         pixel_values=pixel_values.to(loaded.device, loaded.dtype),
         num_beams=beams,
         do_sample=False,
-        max_new_tokens=max_new_tokens(max_words),
+        max_new_tokens=token_budget(loaded, max_words),
         min_new_tokens=MIN_NEW_TOKENS,
     )
     return decode(loaded, sequences, max_words)
@@ -79,7 +86,7 @@ def sample_rows(
         top_k=0,
         top_p=1.0,
         logits_processor=processors,
-        max_new_tokens=max_new_tokens(max_words),
+        max_new_tokens=token_budget(loaded, max_words),
         min_new_tokens=MIN_NEW_TOKENS,
     )
     return decode(loaded, sequences, max_words)

@@ -10,7 +10,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from captionbot.bot import messages
 from captionbot.bot.service import CaptionService
-from captionbot.bot.slack.blocks import models_blocks, reload_blocks
+from captionbot.bot.slack.blocks import escape, models_blocks, reload_blocks
 from captionbot.bot.slack.inflight import InFlight
 from captionbot.bot.slack.review import approval_blocks
 from captionbot.bot.slack.votes import SlackFeedback
@@ -38,7 +38,9 @@ def register(
             await ack(text=messages.SLACK_RELOAD_USAGE)
             return
         version = words[0] if words else None
-        started = messages.RELOAD_STARTED.format(version=version) if version else messages.SLACK_RELOAD_STARTED_CURRENT
+        started = messages.SLACK_RELOAD_STARTED_CURRENT
+        if version:
+            started = messages.RELOAD_STARTED.format(version=escape(version))
         await ack(text=started)
         log.info("user %s asked every worker to load %s", command["user_id"], version or "the current version")
         replies = await service.reload(version)

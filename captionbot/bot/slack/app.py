@@ -1,7 +1,7 @@
 """`captionbot slack`: the Bolt app, what it needs while it runs, and running it until stopped.
 
 `build_app` wires the listeners to their dependencies; `open_app` owns what they share (the caption service,
-a Redis client for dedupe and cooldowns, an HTTP session for downloads); `run` checks the tokens, then serves
+a Redis client for dedupe and cooldowns, the download client); `run` checks the tokens, then serves
 in Socket Mode or, with `--http`, over HTTP with signature checks (modes.py).
 """
 
@@ -13,13 +13,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-import aiohttp
 import redis.asyncio as aioredis
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from captionbot.bot.fetch import Fetcher
 from captionbot.bot.service import CaptionService
 from captionbot.bot.recent_images import RecentImages
 from captionbot.bot.slack import admin, commands, events, review, shortcuts, votes
@@ -39,8 +39,6 @@ from captionbot.feedback.service import FeedbackService, open_feedback
 
 log = logging.getLogger(__name__)
 
-# Downloads from Slack: a slow or stalled one must not hold a user's answer past the job timeout.
-DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=30, sock_connect=10)
 # Redis answers dedupe claims in the request path, before the 3 s ack: fail fast rather than hold the ack.
 STORE_TIMEOUT_S = 2.0
 
@@ -77,7 +75,7 @@ def build_app(
     settings: Settings,
     service: CaptionService,
     store: aioredis.Redis,
-    session: aiohttp.ClientSession,
+    fetcher: Fetcher,
     *,
     verify_requests: bool,
     feedback: FeedbackService | None = None,
@@ -89,7 +87,7 @@ def build_app(
     _quiet_bolt_notice()
     app = AsyncApp(client=client, signing_secret=secret, request_verification_enabled=verify_requests)
     dedupe, cooldown, inflight = Dedupe(store), Cooldown(store, settings.command_cooldown_s), InFlight()
-    captioner = SlackCaptioner(service, SlackFiles(client, session, settings))
+    captioner = SlackCaptioner(service, SlackFiles(client, fetcher, settings))
     slack_feedback = votes.SlackFeedback(feedback, client, service.job_images)
     answers = ThreadAnswers(captioner, client, slack_feedback)
 
@@ -111,12 +109,12 @@ async def open_app(settings: Settings, *, verify_requests: bool) -> AsyncIterato
         settings.redis_url.get_secret_value(), socket_connect_timeout=STORE_TIMEOUT_S, socket_timeout=STORE_TIMEOUT_S
     )
     try:
-        async with aiohttp.ClientSession(timeout=DOWNLOAD_TIMEOUT) as session, open_feedback(
+        async with Fetcher(loopback_for_tests=settings.fetch_loopback_for_tests) as fetcher, open_feedback(
             settings, service.queue.check_user
         ) as feedback:
             if feedback is not None:
                 service.job_images = RecentImages()
-            yield build_app(settings, service, store, session, verify_requests=verify_requests, feedback=feedback)
+            yield build_app(settings, service, store, fetcher, verify_requests=verify_requests, feedback=feedback)
     finally:
         await store.aclose()
         await service.aclose()

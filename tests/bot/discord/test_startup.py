@@ -135,7 +135,7 @@ async def test_without_the_message_content_intent_it_logs_one_line_and_serves_me
     ]
     assert warnings == [messages.AUTO_CAPTION_INTENT_OFF]
     assert reply.body["embeds"][0]["description"] == messages.NOT_AN_IMAGE_ATTACHMENT
-    assert answer.body["data"]["embeds"][0]["description"] == messages.NOT_AN_IMAGE_ATTACHMENT
+    assert answer.body["embeds"][0]["description"] == messages.NOT_AN_IMAGE_ATTACHMENT
     assert not [c for c in fake.calls if replies_to(c, unseen)]
     assert not [c for c in fake.calls if c.method == "GET" and "attachments/" in c.path]
 
