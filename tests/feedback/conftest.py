@@ -8,6 +8,7 @@ from PIL import Image
 from captionbot.core.jobs import JobResult, Mode, ModelResult, Options
 from captionbot.core.settings import Settings
 from captionbot.feedback.shown import Place, ShownReply
+from captionbot.feedback.store import FeedbackStore
 
 PLACE = Place("discord", "111", "222")
 
@@ -22,6 +23,13 @@ def caption_reply(caption: str = "a red square", version: str = "v1", model: str
                   image: bytes | None = None, mode: Mode = Mode.single, place: Place = PLACE) -> ShownReply:
     result = JobResult(job_id="j", results={model: ModelResult(version=version, captions=[caption], ms=1, queue_ms=1)})
     return ShownReply.from_result(place, result, image or jpeg(), mode, Options())
+
+
+async def up_votes_on_many_versions(store: FeedbackStore, count: int) -> None:
+    """A 👍 for each of `count` fine-tuned versions with names as long as the registry allows: an approval report
+    longer than any one message may carry."""
+    for index in range(count):
+        await store.vote(f"long{index}", caption_reply(version=f"{index:03d}-" + "x" * 60), "user0", "up")
 
 
 def compare_reply(pretrained: str = "a square", finetuned: str = "a red square", version: str = "v1",

@@ -11,7 +11,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from captionbot.bot import messages
 from captionbot.bot.feedback_answers import UNREACHABLE
 from captionbot.bot.feedback_summary import approval_lines, counts_text
-from captionbot.bot.slack.blocks import Block, escape, section
+from captionbot.bot.slack.blocks import SECTION_LIMIT, Block, escape, section
 from captionbot.bot.slack.inflight import InFlight
 from captionbot.bot.slack.votes import SlackFeedback
 from captionbot.feedback.store import APPROVED, REJECTED, PendingSuggestion, ServerScope
@@ -89,4 +89,5 @@ async def approval_blocks(slack_feedback: SlackFeedback) -> list[Block]:
         lines = await approval_lines(slack_feedback.feedback.store)
     except UNREACHABLE:
         lines = [messages.FEEDBACK_UNAVAILABLE]
-    return [section(f"*{messages.APPROVAL_TITLE}*\n" + "\n".join(escape(line) for line in lines))]
+    title = f"*{messages.APPROVAL_TITLE}*\n"
+    return [section(title + messages.join_capped([escape(line) for line in lines], SECTION_LIMIT - len(title)))]

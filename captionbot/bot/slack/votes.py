@@ -19,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from captionbot.bot import messages
 from captionbot.bot.feedback_answers import UNREACHABLE, refusal, suggestion_answer, vote_answer
 from captionbot.bot.recent_images import RecentImages
-from captionbot.bot.slack.blocks import Block, context
+from captionbot.bot.slack.blocks import Block, context, plain_text
 from captionbot.bot.slack.inflight import InFlight
 from captionbot.core.jobs import JobResult, Mode, Options
 from captionbot.feedback.schema import SUGGESTION_MAX
@@ -117,7 +117,7 @@ def form_view(token: str, response_url: str | None) -> dict:
 
 def register(app: AsyncApp, slack_feedback: SlackFeedback, inflight: InFlight) -> None:
     async def answer(respond: AsyncRespond, text: str) -> None:
-        await respond(text=text, response_type="ephemeral", replace_original=False)
+        await respond(text=plain_text(text), response_type="ephemeral", replace_original=False)
 
     @app.action(VOTE_ACTION)
     @inflight.track

@@ -14,6 +14,7 @@ from captionbot.feedback.store import APPROVED, FeedbackStore
 from tests.bot.discord import payloads as p
 from tests.bot.discord.components import click, custom_ids, sent_message, submit
 from tests.bot.discord.harness import Harness, async_test, image_bytes, running_bot
+from tests.feedback.conftest import up_votes_on_many_versions
 
 
 @pytest.fixture
@@ -188,6 +189,16 @@ async def test_models_shows_the_approval_rate_to_admins(worker, feedback_on):
     models, approval = listing["embeds"]
     assert approval["title"] == messages.APPROVAL_TITLE
     assert approval["description"].startswith("Fine-tuned · v1: 👍 100% of 1 vote (95% CI 21%–100%)")
+
+
+@async_test
+async def test_models_with_many_rated_versions_stays_inside_one_message(worker, feedback_on):
+    async with running_bot(worker.settings, **feedback_on) as h:
+        await in_store(h, lambda store: up_votes_on_many_versions(store, 60))
+        listing = (await h.answer(await h.slash(h.admin(), "models"))).body
+    models, approval = listing["embeds"]
+    assert approval["title"] == messages.APPROVAL_TITLE
+    assert approval["description"].startswith("Fine-tuned · 000-") and "…and " in approval["description"]
 
 
 @async_test

@@ -14,6 +14,7 @@ from tests.bot.slack.harness import ADMIN, AUTO_CHANNEL, CHANNEL, MEMBER, Harnes
 from tests.bot.slack.interactive import block_action, buttons, view_submission
 from tests.bot.slack.mock_slack import TEAM_ID
 from tests.bot.slack.test_commands import run
+from tests.feedback.conftest import up_votes_on_many_versions
 
 
 @pytest.fixture
@@ -196,3 +197,15 @@ def test_models_shows_the_approval_rate_to_admins(worker, feedback_on):
 
     approval = run(scenario())[-1]["text"]["text"]
     assert approval.startswith(f"*{messages.APPROVAL_TITLE}*\nFine-tuned · v1: 👍 0% of 1 vote (95% CI 0%–79%)")
+
+
+def test_models_with_many_rated_versions_stays_valid_block_kit(worker, feedback_on):
+    async def scenario():
+        async with harness(worker.settings, **feedback_on) as h:
+            await in_store(h, lambda store: up_votes_on_many_versions(store, 60))
+            await h.dispatch(h.command("/models", user=ADMIN))
+            await h.settle()
+            return h.slack.responses[-1]["blocks"]
+
+    approval = run(scenario())[-1]["text"]["text"]
+    assert approval.startswith(f"*{messages.APPROVAL_TITLE}*\nFine-tuned · 000-") and "…and " in approval

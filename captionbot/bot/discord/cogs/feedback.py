@@ -14,6 +14,7 @@ from discord.utils import escape_markdown, escape_mentions
 from captionbot.bot import messages
 from captionbot.bot.discord.captioner import Captioned
 from captionbot.bot.discord.checks import NotAdmin, is_admin
+from captionbot.bot.discord.replies import answer, tell_privately, think
 from captionbot.bot.discord.review import ReviewButton, guild_scope
 from captionbot.bot.discord.votes import SuggestButton, VoteButton, add_vote_row, answer_form
 from captionbot.bot.feedback_answers import UNREACHABLE
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 MAX_ROWS = 5  # Discord's limit of component rows on a message
 LATEST = 5  # suggestions `/feedback` shows
 FIELD_LIMIT = 1024
+APPROVAL_LIMIT = 2000  # beside /models' report (render.ADMIN_REPORT_LIMIT), inside the 6000 of one message
 
 
 class Feedback(commands.Cog):
@@ -60,9 +62,9 @@ class Feedback(commands.Cog):
     @app_commands.default_permissions(manage_guild=True)
     async def feedback_command(self, interaction: discord.Interaction) -> None:
         """Votes and suggested captions in this server, the latest with approve/reject (admins only)."""
-        await interaction.response.defer(thinking=True, ephemeral=True)
+        await think(interaction, private=True)
         if self.feedback is None:
-            await interaction.followup.send(messages.FEEDBACK_OFF, ephemeral=True)
+            await tell_privately(interaction, content=messages.FEEDBACK_OFF)
             return
         scope = guild_scope(interaction)
         store = self.feedback.store
@@ -77,8 +79,7 @@ class Feedback(commands.Cog):
             view.add_item(ReviewButton("reject", suggestion.id, row))
         if not latest:
             embed.add_field(name=messages.FEEDBACK_NONE_WAITING, value="-", inline=False)
-        extras = {"view": view} if latest else {}
-        await interaction.followup.send(embed=embed, ephemeral=True, **extras)
+        await answer(interaction, [embed], view=view if latest else None)
 
 
 def plain(text: str) -> str:
@@ -125,4 +126,4 @@ async def approval_embed(bot: commands.Bot) -> list[discord.Embed]:
         lines = await approval_lines(feedback.store)
     except UNREACHABLE:
         lines = [messages.FEEDBACK_UNAVAILABLE]
-    return [discord.Embed(title=messages.APPROVAL_TITLE, description="\n".join(lines))]
+    return [discord.Embed(title=messages.APPROVAL_TITLE, description=messages.join_capped(lines, APPROVAL_LIMIT))]
