@@ -169,3 +169,64 @@ SLACK_APP_TOKEN_REFUSED = (
     "Slack refused SLACK_APP_TOKEN ({error}): make an app-level token with the connections:write scope under Basic "
     "Information › App-Level Tokens, and check that Socket Mode is on."
 )
+
+
+# --- Feedback (captionbot.feedback, the vote buttons and forms of both bots) ---------------------------------
+FEEDBACK_FOOTER = "👍/👎 and better captions are stored to improve the captioner (user ids hashed)."
+FEEDBACK_UP = "👍"
+FEEDBACK_DOWN = "👎"
+FEEDBACK_PREFER = "{model} is better"
+FEEDBACK_SUGGEST = "Suggest a better caption"
+FEEDBACK_SUGGEST_FOR = "Better caption for image {index}"
+FEEDBACK_FORM_TITLE = "A better caption"
+FEEDBACK_FORM_LABEL = "Your caption (5 to 200 characters)"
+FEEDBACK_FORM_PLACEHOLDER = "a brown dog catching a frisbee on a beach"
+FEEDBACK_FORM_SUBMIT = "Send"
+FEEDBACK_COUNTED = "Thanks: counted."
+FEEDBACK_CHANGED = "Thanks: your vote is changed."
+FEEDBACK_UNCHANGED = "Thanks: that vote was already counted."
+FEEDBACK_SUGGESTED = "Thanks: your caption is stored and will be reviewed before anything learns from it."
+FEEDBACK_EXPIRED = "This caption is too old to vote on now; ask for a new one."
+FEEDBACK_WRONG_CHOICE = "That button doesn't belong to this caption; ask for a new one."
+FEEDBACK_UNAVAILABLE = "Feedback can't be stored right now; please try again shortly."
+FEEDBACK_REFUSED = {
+    "length": "A caption needs 5 to 200 characters on one line; yours doesn't fit.",
+    "control": "That caption holds control or invisible formatting characters; type it as plain text.",
+    "mention": "Captions can't mention people, roles or channels; describe the image instead.",
+    "link": "Captions can't hold links; describe the image instead.",
+}
+FEEDBACK_TITLE = "Feedback"
+FEEDBACK_COUNTS = (
+    "Votes: {up} 👍, {down} 👎; /compare: pretrained preferred {pretrained}, fine-tuned {finetuned}.\n"
+    "Suggestions: {pending} waiting, {approved} approved, {rejected} rejected."
+)
+FEEDBACK_NONE_WAITING = "No suggestion is waiting for review."
+FEEDBACK_SUGGESTION = "#{id}: {text}"
+FEEDBACK_SHOWN = "shown: {caption}"
+FEEDBACK_APPROVE = "Approve #{id}"
+FEEDBACK_REJECT = "Reject #{id}"
+FEEDBACK_REVIEWED = "Suggestion #{id} is {status}."
+FEEDBACK_NOT_FOUND = "Suggestion #{id} is not one of this server's."
+FEEDBACK_OFF = "Feedback is off for this bot: set FEEDBACK_* (see .env.example) to turn it on."
+APPROVAL_TITLE = "Approval in chat"
+APPROVAL_NONE = "No votes yet."
+
+
+def percent(value: float) -> str:
+    return f"{100 * value:.0f}%"
+
+
+def approval_line(model: str, version: str, up: int, total: int, low: float, high: float) -> str:
+    share = up / total if total else 0.0
+    return (
+        f"{model_label(model, version)}: 👍 {percent(share)} of {total} vote{'s' if total != 1 else ''} "
+        f"(95% CI {percent(low)}–{percent(high)})"
+    )
+
+
+def preference_line(pretrained: str, finetuned: str, wins: int, total: int, low: float, high: float) -> str:
+    share = wins / total if total else 0.0
+    return (
+        f"/compare {finetuned} vs {pretrained}: fine-tuned preferred {percent(share)} of {total} "
+        f"(95% CI {percent(low)}–{percent(high)})"
+    )

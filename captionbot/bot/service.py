@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import redis
 from kombu.exceptions import OperationalError
 
+from captionbot.bot.recent_images import RecentImages
 from captionbot.core.celery_config import make_celery
 from captionbot.core.control import WorkerReply, reload_workers, worker_status
 from captionbot.core.errors import CaptionError, ServiceUnavailable
@@ -30,6 +31,7 @@ class CaptionService:
     def __init__(self, settings: Settings, queue: CaptionQueue | None = None) -> None:
         self.settings = settings
         self.queue = queue or CaptionQueue(settings, make_celery(settings))
+        self.job_images: RecentImages | None = None  # set where feedback is on: replies keep their job's image
 
     async def caption(self, request: CaptionRequest) -> JobResult:
         """Check and shrink the image off the event loop, queue it, await the result.
@@ -52,6 +54,8 @@ class CaptionService:
             await self.queue.check_user(request.user_id)
         image = await asyncio.to_thread(shrink_for_job, request.image, s.max_image_bytes, s.max_image_pixels, s.job_image_side)
         job = Job(image=image, models=request.models, mode=request.mode, options=request.options)
+        if self.job_images is not None:
+            self.job_images.put(job.job_id, image)
         return await self.queue.caption(job)
 
     async def reload(self, version: str | None, timeout: float = 120.0) -> list[WorkerReply]:

@@ -102,6 +102,11 @@ def _models(args: argparse.Namespace) -> int:
         listing = _listing(registry)
     except RegistryError as err:
         raise UsageError(err.message) from err
+    from captionbot.commands.feedback import approval_report
+    from captionbot.core.settings import get_settings
+
+    approval = approval_report(get_settings())
+    listing["feedback"] = approval[1] if approval else None
     if args.json:
         print(json.dumps(listing))
         return 0
@@ -115,6 +120,10 @@ def _models(args: argparse.Namespace) -> int:
     print("workers:" if listing["workers"] else "workers: none answered")
     for w in listing["workers"]:
         print(f"  {w['worker']}: finetuned {w['version'] or 'none'}, pretrained {w['pretrained']}")
+    if approval:
+        print(f"{messages.APPROVAL_TITLE.lower()}:")
+        for line in approval[0]:
+            print(f"  {line}")
     return 0
 
 

@@ -77,6 +77,17 @@ class Settings(BaseSettings):
     # Metrics
     metrics_port: int | None = None
 
+    # Feedback (votes and better captions on the bots' replies): off unless a server or channel is listed
+    data_dir: Path = Path("data")
+    feedback_db_url: SecretStr | None = None  # None: SQLite in DATA_DIR; postgresql+psycopg://… for several hosts
+    feedback_user_key: SecretStr | None = None  # the key of the users' hashes; required where feedback is on
+    feedback_discord_servers: IdList = []
+    feedback_discord_channels: IdList = []
+    feedback_slack_workspaces: IdList = []
+    feedback_slack_channels: IdList = []
+    feedback_vote_window_h: int = Field(24, ge=1)
+    feedback_retention_days: int = Field(365, ge=1)
+
     # HTTP API (`captionbot api`)
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
@@ -95,6 +106,10 @@ class Settings(BaseSettings):
         "slack_auto_caption_channels",
         "discord_cdn_hosts",
         "slack_file_hosts",
+        "feedback_discord_servers",
+        "feedback_discord_channels",
+        "feedback_slack_workspaces",
+        "feedback_slack_channels",
         mode="before",
     )
     @classmethod

@@ -9,6 +9,7 @@ from captionbot.bot.discord.captioner import Captioner
 from captionbot.bot.discord.cogs.admin import Admin
 from captionbot.bot.discord.cogs.auto_caption import AutoCaption
 from captionbot.bot.discord.cogs.caption_commands import CaptionCommands
+from captionbot.bot.discord.cogs.feedback import Feedback
 from captionbot.bot.discord.ids import DiscordIds
 from captionbot.bot.discord.inflight import InFlight
 from captionbot.bot.discord.tree import CaptionTree
@@ -44,6 +45,7 @@ class CaptionBot(commands.Bot):
         await self.add_cog(AutoCaption(self, self.captioner, self.ids.auto_caption_channels, self.inflight))
         await self.add_cog(CaptionCommands(self, self.captioner))
         await self.add_cog(Admin(self.service, self.ids))
+        await self.add_cog(Feedback(self))
         await self.sync_commands()
 
     async def on_message(self, message: discord.Message, /) -> None:

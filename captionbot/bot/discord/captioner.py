@@ -24,6 +24,8 @@ class Captioned:
     image: bytes  # as downloaded: posted back when alt text is on
     result: JobResult
     spoiler: bool = False  # posted as a spoiler: its caption is hidden the same way
+    mode: Mode = Mode.single
+    options: Options = Options()
 
 
 Outcome = Captioned | CaptionError
@@ -62,7 +64,9 @@ class Captioner:
             image=image, models=models, mode=mode, options=options or Options(), user_id=f"discord:{user_id}"
         )
         result = await self.service.caption(request)
-        return Captioned(attachment.filename, image, result.raise_for_error(), attachment.is_spoiler())
+        return Captioned(
+            attachment.filename, image, result.raise_for_error(), attachment.is_spoiler(), mode, request.options
+        )
 
     async def caption_each(self, attachments: Sequence[discord.Attachment], user_id: int) -> list[Outcome]:
         """Several images at once, each answered on its own: one refused file does not sink the others."""

@@ -25,10 +25,14 @@ async def answer(
     embeds: list[discord.Embed],
     reposts: Reposts | None = None,
     note: str | None = None,
+    view: discord.ui.View | None = None,
 ) -> None:
-    """Replace "thinking…" with the answer, seen by whoever the defer was for."""
+    """Replace "thinking…" with the answer (and its buttons), seen by whoever the defer was for."""
     await interaction.edit_original_response(
-        content=note, embeds=embeds, attachments=reposts.files if reposts else discord.utils.MISSING
+        content=note,
+        embeds=embeds,
+        attachments=reposts.files if reposts else discord.utils.MISSING,
+        view=view or discord.utils.MISSING,
     )
     interaction.extras[THINKING] = False
 

@@ -12,11 +12,15 @@ from captionbot.bot import messages
 from captionbot.bot.service import CaptionService
 from captionbot.bot.slack.blocks import escape, models_blocks, reload_blocks
 from captionbot.bot.slack.inflight import InFlight
+from captionbot.bot.slack.review import approval_blocks
+from captionbot.bot.slack.votes import SlackFeedback
 
 log = logging.getLogger(__name__)
 
 
-def register(app: AsyncApp, service: CaptionService, admin_ids: Collection[str], inflight: InFlight) -> None:
+def register(
+    app: AsyncApp, service: CaptionService, admin_ids: Collection[str], inflight: InFlight, feedback: SlackFeedback
+) -> None:
     async def refused(ack: AsyncAck, command: dict) -> bool:
         if command["user_id"] in admin_ids:
             return False
@@ -50,6 +54,5 @@ def register(app: AsyncApp, service: CaptionService, admin_ids: Collection[str],
         if await refused(ack, command):
             return
         await ack()
-        await respond(
-            blocks=models_blocks(await service.status()), text=messages.SLACK_MODELS_TITLE, response_type="ephemeral"
-        )
+        blocks = models_blocks(await service.status()) + await approval_blocks(feedback)
+        await respond(blocks=blocks, text=messages.SLACK_MODELS_TITLE, response_type="ephemeral")

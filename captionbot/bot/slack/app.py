@@ -21,7 +21,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from captionbot.bot.fetch import Fetcher
 from captionbot.bot.service import CaptionService
-from captionbot.bot.slack import admin, commands, events, shortcuts
+from captionbot.bot.recent_images import RecentImages
+from captionbot.bot.slack import admin, commands, events, review, shortcuts, votes
 from captionbot.bot.slack.captioner import SlackCaptioner
 from captionbot.bot.slack.cooldown import Cooldown
 from captionbot.bot.slack.credentials import StartupError, credentials_problem, verify_bot_token
@@ -34,6 +35,7 @@ from captionbot.bot.slack.redact import redact_secrets
 from captionbot.bot.slack.threads import ThreadAnswers
 from captionbot.core.metrics import serve_metrics
 from captionbot.core.settings import Settings, get_settings
+from captionbot.feedback.service import FeedbackService, open_feedback
 
 log = logging.getLogger(__name__)
 
@@ -76,21 +78,26 @@ def build_app(
     fetcher: Fetcher,
     *,
     verify_requests: bool,
+    feedback: FeedbackService | None = None,
 ) -> SlackBot:
-    """`verify_requests`: check request signatures with SLACK_SIGNING_SECRET (HTTP mode; Socket Mode has none)."""
+    """`verify_requests`: check request signatures with SLACK_SIGNING_SECRET (HTTP mode; Socket Mode has none);
+    `feedback`: the vote buttons under captions, where FEEDBACK_* turns them on."""
     client = web_client(settings)
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     _quiet_bolt_notice()
     app = AsyncApp(client=client, signing_secret=secret, request_verification_enabled=verify_requests)
     dedupe, cooldown, inflight = Dedupe(store), Cooldown(store, settings.command_cooldown_s), InFlight()
     captioner = SlackCaptioner(service, SlackFiles(client, fetcher, settings))
-    answers = ThreadAnswers(captioner, client)
+    slack_feedback = votes.SlackFeedback(feedback, client, service.job_images)
+    answers = ThreadAnswers(captioner, client, slack_feedback)
 
     app.middleware(skip_repeated_events(dedupe))
     events.register(app, answers, dedupe, frozenset(settings.slack_auto_caption_channels), inflight)
-    commands.register(app, captioner, cooldown, inflight)
+    commands.register(app, captioner, cooldown, inflight, slack_feedback)
     shortcuts.register(app, answers, cooldown, inflight)
-    admin.register(app, service, frozenset(settings.slack_admin_user_ids), inflight)
+    admin.register(app, service, frozenset(settings.slack_admin_user_ids), inflight, slack_feedback)
+    votes.register(app, slack_feedback, inflight)
+    review.register(app, slack_feedback, frozenset(settings.slack_admin_user_ids), inflight)
     app.error(inflight.track(answer_error))
     return SlackBot(app, inflight)
 
@@ -102,8 +109,12 @@ async def open_app(settings: Settings, *, verify_requests: bool) -> AsyncIterato
         settings.redis_url.get_secret_value(), socket_connect_timeout=STORE_TIMEOUT_S, socket_timeout=STORE_TIMEOUT_S
     )
     try:
-        async with Fetcher(loopback_for_tests=settings.fetch_loopback_for_tests) as fetcher:
-            yield build_app(settings, service, store, fetcher, verify_requests=verify_requests)
+        async with Fetcher(loopback_for_tests=settings.fetch_loopback_for_tests) as fetcher, open_feedback(
+            settings, service.queue.check_user
+        ) as feedback:
+            if feedback is not None:
+                service.job_images = RecentImages()
+            yield build_app(settings, service, store, fetcher, verify_requests=verify_requests, feedback=feedback)
     finally:
         await store.aclose()
         await service.aclose()

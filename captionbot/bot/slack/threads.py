@@ -14,8 +14,9 @@ from captionbot.bot.slack.blocks import caption_text, context, failure_blocks, o
 from captionbot.bot.slack.captioner import SlackCaptioner
 from captionbot.bot.slack.feedback import working_reaction
 from captionbot.bot.slack.files import SlackFile
+from captionbot.bot.slack.votes import SlackFeedback
 from captionbot.core.errors import CaptionError
-from captionbot.core.jobs import JobResult
+from captionbot.core.jobs import JobResult, Mode, Options
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +50,10 @@ class ImageMessage:
 
 
 class ThreadAnswers:
-    def __init__(self, captioner: SlackCaptioner, client: AsyncWebClient) -> None:
+    def __init__(self, captioner: SlackCaptioner, client: AsyncWebClient, feedback: SlackFeedback) -> None:
         self.captioner = captioner
         self.client = client
+        self.feedback = feedback
 
     async def caption(
         self,
@@ -99,6 +101,8 @@ class ThreadAnswers:
         if not captioned:
             return
         blocks, text = outcome_blocks(captioned), caption_text(captioned[0][1])
+        shown = [(result, Mode.single, Options()) for _, result in captioned]
+        blocks += await self.feedback.blocks(message.channel_id, shown)
         try:
             await self.client.chat_postMessage(
                 channel=message.channel_id, thread_ts=message.reply_ts, blocks=blocks, text=text

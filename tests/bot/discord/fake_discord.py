@@ -39,6 +39,7 @@ ALT_TEXT_LIMIT = 1024  # developers/resources/message, attachment object: descri
 # 25 MiB"; developers/reference, "Uploading Files": the upload limit applies to each file (attachment_size_limit).
 REQUEST_LIMIT = 25 * 1024 * 1024
 FILE_LIMIT = 10 * 1024 * 1024
+STORED = ("content", "embeds", "attachments", "components", "flags")  # of a message, in `Message.body`
 
 
 @dataclass
@@ -51,7 +52,7 @@ class Upload:
 
 @dataclass
 class Message:
-    """A message as Discord stores it; `body` holds its content, embeds, attachments and flags."""
+    """A message as Discord stores it; `body` holds its content, embeds, attachments, components and flags."""
 
     id: str
     channel_id: str
@@ -367,7 +368,9 @@ class FakeDiscord:
     def _edit(self, original: Message, call: Call) -> web.Response:
         flags = original.body.get("flags", 0)
         message = self._message(call, original.channel_id, flags=flags)
-        original.body = {key: message[key] for key in ("content", "embeds", "attachments", "flags")}
+        if "components" not in (call.body or {}):  # an edit leaves the fields it does not name as they were
+            message["components"] = original.body.get("components", [])
+        original.body = {key: message[key] for key in STORED}
         original.uploads, original.loading, original.at = list(call.uploads), False, time.monotonic()
         return _json({**message, "id": original.id})
 
@@ -389,7 +392,7 @@ class FakeDiscord:
         return web.Response(status=204)
 
     def _keep(self, message: dict, call: Call, token: str | None, *, loading: bool = False) -> Message:
-        body = {key: message[key] for key in ("content", "embeds", "attachments", "flags")}
+        body = {key: message[key] for key in STORED}
         kept = Message(message["id"], message["channel_id"], body, list(call.uploads), token, loading)
         self.messages.append(kept)
         return kept
@@ -430,7 +433,9 @@ class FakeDiscord:
         data = p.message(
             p.snowflake(), channel_id, self.guild_id, self.bot_user, body.get("content") or "", attachments
         )
-        data.update(embeds=body.get("embeds", []), flags=flags, member=p.member(None, []))
+        data.update(
+            embeds=body.get("embeds", []), components=body.get("components", []), flags=flags, member=p.member(None, [])
+        )
         if "message_reference" in body:
             data.update(type=19, message_reference=body["message_reference"])
         return data

@@ -68,7 +68,8 @@ def discord_pointed_at(fake: FakeDiscord) -> Iterator[None]:
 
 def bot_settings(settings: Settings, fake: FakeDiscord, **overrides: object) -> Settings:
     """`settings` plus the Discord ones for the fake's world: its guild, its auto-caption channel, its admin
-    role and owner, and its CDN (a loopback host, over plain http: hence fetch_loopback_for_tests)."""
+    role and owner, and its CDN (a loopback host, over plain http: hence fetch_loopback_for_tests). An override
+    may be a function of the fake (`lambda fake: [fake.guild_id]`)."""
     return settings.model_copy(
         update={
             "discord_token": SecretStr(TOKEN),
@@ -80,7 +81,7 @@ def bot_settings(settings: Settings, fake: FakeDiscord, **overrides: object) -> 
             "discord_cdn_hosts": ["127.0.0.1"],
             "fetch_loopback_for_tests": True,
             "command_cooldown_s": 0.0,
-            **overrides,
+            **{key: value(fake) if callable(value) else value for key, value in overrides.items()},
         }
     )
 

@@ -10,6 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from captionbot.bot.discord.checks import NotAdmin, is_admin
+from captionbot.bot.discord.cogs.feedback import approval_embed
 from captionbot.bot.discord.ids import DiscordIds
 from captionbot.bot.discord.render import models_embed, reload_embed
 from captionbot.bot.discord.replies import answer, think
@@ -52,4 +53,5 @@ class Admin(commands.Cog):
     async def models(self, interaction: discord.Interaction) -> None:
         """The fine-tuned versions available and the one each worker serves (admins only)."""
         await think(interaction, private=True)
-        await answer(interaction, [models_embed(await self.service.status())])
+        approval = await approval_embed(interaction.client)
+        await answer(interaction, [models_embed(await self.service.status()), *approval])

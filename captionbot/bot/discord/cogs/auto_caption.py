@@ -13,6 +13,7 @@ from discord.ext import commands
 from captionbot.bot import messages
 from captionbot.bot.discord.alt_text import described_files
 from captionbot.bot.discord.captioner import Captioned, Captioner
+from captionbot.bot.discord.cogs.feedback import feedback_extras
 from captionbot.bot.discord.inflight import InFlight
 from captionbot.bot.discord.intake import attachments_to_caption
 from captionbot.bot.discord.render import outcome_embeds
@@ -62,7 +63,9 @@ class AutoCaption(commands.Cog):
             embeds = [e for e, o in zip(embeds, outcomes, strict=True) if isinstance(o, Captioned)]
             await self._mark_failures(message, [o for o in outcomes if isinstance(o, CaptionError)])
         if embeds:
-            await self._reply(message, embeds=embeds, **answer)
+            guild_id = message.guild and message.guild.id
+            extras = await feedback_extras(self.bot, message.channel, guild_id, captioned, embeds)
+            await self._reply(message, embeds=embeds, **answer, **extras)
 
     def _auto_caption_channel(self, channel: discord.abc.Messageable) -> bool:
         """The channel, or the channel a thread belongs to, is in DISCORD_AUTO_CAPTION_CHANNELS."""

@@ -8,6 +8,7 @@ from captionbot.bot import messages
 from captionbot.bot.discord.alt_text import described_files
 from captionbot.bot.discord.captioner import Captioned, Captioner
 from captionbot.bot.discord.checks import expensive_command_cooldown
+from captionbot.bot.discord.cogs.feedback import feedback_extras
 from captionbot.bot.discord.intake import attachments_to_caption
 from captionbot.bot.discord.render import caption_embed, compare_embed, outcome_embeds
 from captionbot.bot.discord.replies import answer, tell_privately, think
@@ -117,10 +118,12 @@ class CaptionCommands(commands.Cog):
     async def _answer(
         self, interaction: discord.Interaction, embeds: list[discord.Embed], captioned: list[Captioned]
     ) -> None:
-        """In place of "thinking…"; with DISCORD_ALT_TEXT on, each image comes back with its caption as alt text."""
+        """In place of "thinking…", with the feedback buttons where they are on; with DISCORD_ALT_TEXT on, each image
+        comes back with its caption as alt text."""
+        extras = await feedback_extras(self.bot, interaction.channel, interaction.guild_id, captioned, embeds)
         if not self.alt_text:
-            await answer(interaction, embeds)
+            await answer(interaction, embeds, **extras)
             return
         reposts = await described_files(captioned, interaction.filesize_limit, self.captioner.settings.max_image_pixels)
         note = messages.DISCORD_REPOSTS_LEFT_OUT.format(count=reposts.left_out) if reposts.left_out else None
-        await answer(interaction, embeds, reposts, note)
+        await answer(interaction, embeds, reposts, note, **extras)
