@@ -7,8 +7,11 @@ so a job whose worker died stops counting once its sender gave up), plus jobs ad
 their message lands in the list. A Redis restart empties all three together. Each check is one Lua script,
 so concurrent senders never overshoot.
 
-Workers also publish what they serve per second while busy (`publish_rate`): the expected wait of a new
-job is the depth divided by the sum of those rates.
+Workers also publish what they serve per second while busy, and how many jobs they take at once
+(`publish_pace`). While the depth is below the jobs all workers take at once, a new job starts at once and is
+admitted; beyond that its expected wait is the jobs ahead of it and itself, plus half a batch (the average
+rest of the batch running when its turn comes; a batch is as many as the workers take at once), divided by
+the sum of the rates. A job that would wait longer than its sender is answered "busy" at once.
 """
 
 import time
@@ -19,13 +22,13 @@ import redis.asyncio as aioredis
 from captionbot.core.errors import Busy, RateLimited
 from captionbot.core.settings import Settings
 
-# A rate older than this no longer describes its worker (gone, or idle since): it is left out of the sum.
+# A pace older than this no longer describes its worker (gone, or idle since): it is left out of the sum.
 RATE_MAX_AGE_S = 60.0
 # An admitted job's message is in the broker's list within this (send retries included); after it, the
 # admission of a sender that died before sending stops counting.
 SEND_WINDOW_S = 15.0
 
-# KEYS: broker list, in-flight set, admitted-not-yet-sent set, rates hash.
+# KEYS: broker list, in-flight set, admitted-not-yet-sent set, paces hash.
 # ARGV: now, cap, job id, sender's timeout, rate max age, send window.
 # Returns {verdict, depth, rate}: verdict 1 admitted, 0 over the cap, -1 the wait would outlast the sender.
 ADMIT = """
@@ -33,16 +36,18 @@ local now = tonumber(ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
 local depth = redis.call('LLEN', KEYS[1]) + redis.call('ZCARD', KEYS[2]) + redis.call('ZCARD', KEYS[3])
-local rate = 0
-local rates = redis.call('HGETALL', KEYS[4])
-for i = 1, #rates, 2 do
-  local per_second, at = string.match(rates[i + 1], '([^:]+):(.+)')
-  if now - tonumber(at) <= tonumber(ARGV[5]) then rate = rate + tonumber(per_second)
-  else redis.call('HDEL', KEYS[4], rates[i]) end
+local rate, slots = 0, 0
+local paces = redis.call('HGETALL', KEYS[4])
+for i = 1, #paces, 2 do
+  local per_second, taken, at = string.match(paces[i + 1], '([^:]+):([^:]+):(.+)')
+  if now - tonumber(at) <= tonumber(ARGV[5]) then
+    rate = rate + tonumber(per_second)
+    slots = slots + tonumber(taken)
+  else redis.call('HDEL', KEYS[4], paces[i]) end
 end
 local verdict = 1
 if depth >= tonumber(ARGV[2]) then verdict = 0
-elseif rate > 0 and (depth + 1) / rate > tonumber(ARGV[4]) then verdict = -1
+elseif rate > 0 and depth >= slots and (depth + 1 + slots / 2) / rate > tonumber(ARGV[4]) then verdict = -1
 else
   redis.call('ZADD', KEYS[3], now + tonumber(ARGV[6]), ARGV[3])
   redis.call('EXPIRE', KEYS[3], math.ceil(tonumber(ARGV[6])) + 60)
@@ -75,13 +80,13 @@ def sending_key(queue_name: str) -> str:
     return f"captionbot:sending:{queue_name}"
 
 
-def rates_key(queue_name: str) -> str:
-    return f"captionbot:rates:{queue_name}"
+def paces_key(queue_name: str) -> str:
+    return f"captionbot:paces:{queue_name}"
 
 
 def depth_keys(queue_name: str) -> list[str]:
     """The broker's list (Celery's Redis transport names it after the queue) and the two sets beside it."""
-    return [queue_name, inflight_key(queue_name), sending_key(queue_name), rates_key(queue_name)]
+    return [queue_name, inflight_key(queue_name), sending_key(queue_name), paces_key(queue_name)]
 
 
 class Admission:
@@ -138,5 +143,6 @@ class Ledger:
     def release(self, job_id: str) -> None:
         self._client.zrem(inflight_key(self._queue), job_id)
 
-    def publish_rate(self, per_second: float) -> None:
-        self._client.hset(rates_key(self._queue), self._worker, f"{per_second:.4f}:{time.time():.3f}")
+    def publish_pace(self, per_second: float, slots: int) -> None:
+        """Jobs answered per second while busy, and jobs taken at once (the worker's threads)."""
+        self._client.hset(paces_key(self._queue), self._worker, f"{per_second:.4f}:{slots}:{time.time():.3f}")

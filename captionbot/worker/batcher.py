@@ -3,8 +3,8 @@
 Celery's threads pool hands each job to a thread; the threads submit here and wait on a future; one batching
 thread owns the model and runs whatever compatible requests have gathered, up to `max_size`, waiting at most
 `max_wait_s` for company. A model swap takes effect between two batches. Right before a batch runs, requests
-that could not finish before their deadline (judged by the last batch's duration) are answered `Expired`
-instead: a stale job never takes a place in a batch.
+that could not be answered before their deadline (judged by the slowest of the last few batches) are answered
+`Expired` instead: a stale job never takes a place in a batch.
 """
 
 import logging
@@ -20,6 +20,10 @@ from captionbot.core.errors import Expired
 from captionbot.worker import metrics
 
 log = logging.getLogger(__name__)
+
+RECENT_BATCHES = 8
+# From the end of a batch to its sender holding the answer: storing and publishing the result, waking the sender.
+DELIVERY_S = 0.05
 
 
 @dataclass
@@ -38,7 +42,7 @@ class Batcher:
         self.max_wait_s = max_wait_s
         self._inbox: queue.SimpleQueue[Request | None] = queue.SimpleQueue()
         self._held: deque[Request] = deque()  # taken from the inbox but not compatible with the last batch
-        self._last_batch_s = 0.0
+        self._recent_s: deque[float] = deque([0.0], maxlen=RECENT_BATCHES)  # durations of the last batches
         self._thread = threading.Thread(target=self._loop, name="batcher", daemon=True)
         self._thread.start()
 
@@ -71,10 +75,10 @@ class Batcher:
                 for request in batch:
                     if not request.future.done():
                         request.future.set_exception(err)
-            self._last_batch_s = time.perf_counter() - started
+            self._recent_s.append(time.perf_counter() - started)
 
     def _without_expired(self, batch: list[Request]) -> list[Request]:
-        finish = time.time() + self._last_batch_s  # when a batch started now would likely end
+        finish = time.time() + max(self._recent_s) + DELIVERY_S  # when a batch started now would be answered
         live, late = [], []
         for request in batch:
             (late if request.deadline is not None and request.deadline <= finish else live).append(request)

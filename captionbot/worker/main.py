@@ -29,11 +29,12 @@ def run_worker(name: str, concurrency: int | None, loglevel: str, metrics_port: 
     service.swapper = Swapper(service.engine, settings)
     broker_guard.install()
     serve_metrics(metrics_port or settings.metrics_port)
+    app.conf.worker_concurrency = concurrency or settings.worker_concurrency  # the tasks publish it with their pace
     app.worker_main(
         [
             "worker",
             "--pool=threads",
-            f"--concurrency={concurrency or settings.worker_concurrency}",
+            f"--concurrency={app.conf.worker_concurrency}",
             f"--queues={settings.queue_name}",
             f"--hostname={name}",
             f"--loglevel={loglevel}",

@@ -5,7 +5,7 @@ import threading
 import time
 from collections import deque
 
-WINDOW_S = 30.0  # measure over the last this-many seconds
+WINDOW_S = 10.0  # measure over the last this-many seconds: short enough to follow a slowing host
 MIN_BUSY_S = 0.5  # less busy time than this in the window says nothing yet
 PUBLISH_EVERY_S = 1.0
 

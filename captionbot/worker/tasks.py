@@ -64,7 +64,7 @@ def _run(job: Job, worker: str) -> JobResult:
         _quietly(ledger.release, job.job_id)
         rate = pace.due()
         if rate is not None:
-            _quietly(ledger.publish_rate, rate)
+            _quietly(ledger.publish_pace, rate, app.conf.worker_concurrency)
     return result
 
 
