@@ -10,8 +10,10 @@ import discord
 
 from captionbot.bot import messages
 from captionbot.bot.discord.bot import CaptionBot
+from captionbot.bot.discord.gateway_health import gateway_check
 from captionbot.bot.discord.ids import DiscordIds, InvalidDiscordId
 from captionbot.bot.service import CaptionService
+from captionbot.core.health import Health
 from captionbot.core.metrics import serve_metrics
 from captionbot.core.settings import Settings, get_settings
 
@@ -29,8 +31,8 @@ def run() -> int:
         return 2
     try:
         DiscordIds.from_settings(settings)
-        serve_metrics(settings.metrics_port)
-        asyncio.run(serve_until_stopped(settings))
+        health = serve_metrics(settings.metrics_port, settings)
+        asyncio.run(serve_until_stopped(settings, health))
     except InvalidDiscordId as err:
         print(err, file=sys.stderr)
         return 2
@@ -40,17 +42,17 @@ def run() -> int:
     return 0
 
 
-async def serve_until_stopped(settings: Settings) -> None:
+async def serve_until_stopped(settings: Settings, health: Health | None = None) -> None:
     """Serve until SIGTERM (docker stop, systemd) or Ctrl-C, closing the gateway and the queue client cleanly."""
     main = asyncio.current_task()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
     try:
-        await serve(settings)
+        await serve(settings, health)
     except asyncio.CancelledError:
         log.info("stopped")
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings, health: Health | None = None) -> None:
     """Run the bot until it closes.
 
     It asks for the privileged message_content intent only when auto-caption channels are set. When Discord
@@ -66,6 +68,8 @@ async def serve(settings: Settings) -> None:
             while True:
                 try:
                     async with CaptionBot(settings, service, session, message_content=message_content) as bot:
+                        if health is not None:
+                            health.add("gateway", gateway_check(bot))
                         await bot.start(token)
                     return
                 except discord.PrivilegedIntentsRequired:
