@@ -7,9 +7,10 @@ from dataclasses import dataclass
 import redis
 from kombu.exceptions import OperationalError
 
+from captionbot.bot import messages
 from captionbot.core.celery_config import make_celery
 from captionbot.core.control import WorkerReply, reload_workers, worker_status
-from captionbot.core.errors import CaptionError, ServiceUnavailable
+from captionbot.core.errors import CaptionError, ServiceUnavailable, TooManyImages
 from captionbot.core.images import shrink_for_job
 from captionbot.core.jobs import Job, JobResult, Mode, ModelName, Options
 from captionbot.core.metrics import BOT_LATENCY, BOT_REQUESTS
@@ -53,6 +54,11 @@ class CaptionService:
         image = await asyncio.to_thread(shrink_for_job, request.image, s.max_image_bytes, s.max_image_pixels, s.job_image_side)
         job = Job(image=image, models=request.models, mode=request.mode, options=request.options)
         return await self.queue.caption(job)
+
+    def beyond_cap(self, count: int) -> list[CaptionError]:
+        """The answers for a message's images past MAX_IMAGES_PER_MESSAGE (the first that many are captioned)."""
+        cap = self.settings.max_images_per_message
+        return [TooManyImages(messages.TOO_MANY_IMAGES.format(cap=cap)) for _ in range(count - cap)]
 
     async def reload(self, version: str | None, timeout: float = 120.0) -> list[WorkerReply]:
         return await self._control(reload_workers, self.queue.app, version, timeout)

@@ -87,6 +87,7 @@ class Expired(CaptionError):
 
 class TooManyImages(ImageRejected):
     code = "too_many_images"
+    default_message = "Only the first few images of a message are captioned; send the others in another message."
 
 
 class ServiceUnavailable(CaptionError):
