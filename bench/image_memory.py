@@ -1,7 +1,8 @@
 """Peak memory of a bot's image step under hostile files: eight PNGs of a few hundred KB that decode to
 7000x7000 RGBA, shrunk at once as `CaptionService` does (`shrink_for_job` on asyncio's threads), through
 today's path and through the path before bounded decoding (core/images.py at commit BEFORE). Each path runs
-in a fresh process; the figure is its peak RSS rise (ru_maxrss) over the same process just before.
+in a fresh process; the figure is its peak RSS (VmHWM) over its RSS just before (Linux: ru_maxrss would carry
+the parent's peak across exec).
 
     .venv/bin/python bench/image_memory.py [--files 8] [--side 7000]
 """
@@ -9,7 +10,6 @@ in a fresh process; the figure is its peak RSS rise (ru_maxrss) over the same pr
 import argparse
 import asyncio
 import importlib.util
-import resource
 import subprocess
 import sys
 import tempfile
@@ -38,6 +38,14 @@ def load_module(path: Path) -> object:
     return module
 
 
+def memory_kib(field: str) -> int:
+    """A line of /proc/self/status: VmRSS (resident now) or VmHWM (the peak of this process), in KiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
 def measure(module_path: Path, files: list[Path]) -> None:
     """Child process: read the files, note the peak RSS, shrink them all at once, print the rise in MiB."""
     shrink = load_module(module_path).shrink_for_job
@@ -46,9 +54,9 @@ def measure(module_path: Path, files: list[Path]) -> None:
     async def all_at_once() -> list[bytes]:
         return await asyncio.gather(*(asyncio.to_thread(shrink, data, 25 * 2**20, 50_000_000, 768) for data in blobs))
 
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = memory_kib("VmRSS")
     shrunk = asyncio.run(all_at_once())
-    rise = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    rise = (memory_kib("VmHWM") - before) / 1024
     print(f"{rise:.0f} {sum(map(len, shrunk))}")
 
 
