@@ -1,11 +1,13 @@
 """Bounded load, kept in Redis so every bot, CLI and worker process shares it: a cap on the jobs really
 waiting or in flight, an early "busy" when the wait would outlast the sender, and a per-user token bucket.
 
-The depth is measured, never kept as a running count, so nothing can drift: the broker's own list (what
-really waits), plus each job a worker holds (`Ledger`, one sorted-set entry per job, scored by its deadline,
-so a job whose worker died stops counting once its sender gave up), plus jobs admitted in the instant before
-their message lands in the list. A Redis restart empties all three together. Each check is one Lua script,
-so concurrent senders never overshoot.
+The depth is measured, never kept as a running count, so nothing can drift. Waiting jobs are the larger of
+the broker's own list (what really waits, stale messages included) and the admitted set (one entry per job
+admitted and not yet taken by a worker, scored by its deadline: it also covers the instant before a message
+lands in the list, and a sender that died before sending stops counting at its deadline). To that come the
+jobs workers hold (`Ledger`: taking a job moves its entry from the admitted set to the in-flight set, also
+scored by the deadline, so a job whose worker died stops counting once its sender gave up). A Redis restart
+empties all three together. Each check is one Lua script, so concurrent senders never overshoot.
 
 Workers also publish what they serve per second while busy, and how many jobs they take at once
 (`publish_pace`). While the depth is below the jobs all workers take at once, a new job starts at once and is
@@ -24,18 +26,15 @@ from captionbot.core.settings import Settings
 
 # A pace older than this no longer describes its worker (gone, or idle since): it is left out of the sum.
 RATE_MAX_AGE_S = 60.0
-# An admitted job's message is in the broker's list within this (send retries included); after it, the
-# admission of a sender that died before sending stops counting.
-SEND_WINDOW_S = 15.0
 
-# KEYS: broker list, in-flight set, admitted-not-yet-sent set, paces hash.
-# ARGV: now, cap, job id, sender's timeout, rate max age, send window.
+# KEYS: broker list, in-flight set, admitted set, paces hash.
+# ARGV: now, cap, job id, sender's timeout, rate max age.
 # Returns {verdict, depth, rate}: verdict 1 admitted, 0 over the cap, -1 the wait would outlast the sender.
 ADMIT = """
 local now = tonumber(ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
-local depth = redis.call('LLEN', KEYS[1]) + redis.call('ZCARD', KEYS[2]) + redis.call('ZCARD', KEYS[3])
+local depth = math.max(redis.call('LLEN', KEYS[1]), redis.call('ZCARD', KEYS[3])) + redis.call('ZCARD', KEYS[2])
 local rate, slots = 0, 0
 local paces = redis.call('HGETALL', KEYS[4])
 for i = 1, #paces, 2 do
@@ -49,8 +48,8 @@ local verdict = 1
 if depth >= tonumber(ARGV[2]) then verdict = 0
 elseif rate > 0 and depth >= slots and (depth + 1 + slots / 2) / rate > tonumber(ARGV[4]) then verdict = -1
 else
-  redis.call('ZADD', KEYS[3], now + tonumber(ARGV[6]), ARGV[3])
-  redis.call('EXPIRE', KEYS[3], math.ceil(tonumber(ARGV[6])) + 60)
+  redis.call('ZADD', KEYS[3], now + tonumber(ARGV[4]), ARGV[3])
+  redis.call('EXPIRE', KEYS[3], math.ceil(tonumber(ARGV[4])) + 60)
 end
 return {verdict, depth, tostring(rate)}
 """
@@ -76,8 +75,8 @@ def inflight_key(queue_name: str) -> str:
     return f"captionbot:inflight:{queue_name}"
 
 
-def sending_key(queue_name: str) -> str:
-    return f"captionbot:sending:{queue_name}"
+def admitted_key(queue_name: str) -> str:
+    return f"captionbot:admitted:{queue_name}"
 
 
 def paces_key(queue_name: str) -> str:
@@ -86,7 +85,7 @@ def paces_key(queue_name: str) -> str:
 
 def depth_keys(queue_name: str) -> list[str]:
     """The broker's list (Celery's Redis transport names it after the queue) and the two sets beside it."""
-    return [queue_name, inflight_key(queue_name), sending_key(queue_name), paces_key(queue_name)]
+    return [queue_name, inflight_key(queue_name), admitted_key(queue_name), paces_key(queue_name)]
 
 
 class Admission:
@@ -98,26 +97,22 @@ class Admission:
 
     async def admit(self, job_id: str, timeout: float) -> None:
         """Raises `Busy` when QUEUE_MAX_DEPTH jobs wait or run, or when the workers' recent pace says this one
-        would not be answered within `timeout` seconds. Call `sent` once its message is on the queue."""
+        would not be answered within `timeout` seconds."""
         s = self._settings
-        args = [time.time(), s.queue_max_depth, job_id, timeout, RATE_MAX_AGE_S, SEND_WINDOW_S]
+        args = [time.time(), s.queue_max_depth, job_id, timeout, RATE_MAX_AGE_S]
         verdict, _, _ = await self._admit(keys=depth_keys(s.queue_name), args=args)
         if int(verdict) != 1:
             raise Busy()
 
-    async def sent(self, job_id: str) -> None:
-        """The job's message is in the broker's list (or could not be sent): it counts there now, not here."""
-        await self._client.zrem(sending_key(self._settings.queue_name), job_id)
-
     async def depth(self) -> int:
-        """Jobs waiting, in flight or being sent now, as admission counts them."""
+        """Jobs waiting or in flight, as admission counts them."""
         queue = self._settings.queue_name
         async with self._client.pipeline(transaction=True) as pipe:
             pipe.zremrangebyscore(inflight_key(queue), "-inf", time.time())
-            pipe.zremrangebyscore(sending_key(queue), "-inf", time.time())
-            pipe.llen(queue).zcard(inflight_key(queue)).zcard(sending_key(queue))
-            counts = await pipe.execute()
-        return sum(counts[2:])
+            pipe.zremrangebyscore(admitted_key(queue), "-inf", time.time())
+            pipe.llen(queue).zcard(admitted_key(queue)).zcard(inflight_key(queue))
+            _, _, listed, admitted, held = await pipe.execute()
+        return max(listed, admitted) + held
 
     async def take_token(self, user_id: str) -> None:
         """Raises `RateLimited` when the user has spent USER_RATE_PER_MINUTE requests."""
@@ -135,10 +130,11 @@ class Ledger:
         self._worker = worker
 
     def hold(self, job_id: str, deadline: float | None, fallback_s: float) -> None:
-        """The job is with this worker until `release`, or until its deadline (`fallback_s` from now without
-        one) if the worker dies holding it."""
+        """The job is with this worker (no longer waiting) until `release`, or until its deadline (`fallback_s`
+        from now without one) if the worker dies holding it."""
         until = deadline if deadline is not None else time.time() + fallback_s
-        self._client.zadd(inflight_key(self._queue), {job_id: until})
+        pipe = self._client.pipeline(transaction=True)
+        pipe.zrem(admitted_key(self._queue), job_id).zadd(inflight_key(self._queue), {job_id: until}).execute()
 
     def release(self, job_id: str) -> None:
         self._client.zrem(inflight_key(self._queue), job_id)

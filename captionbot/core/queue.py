@@ -70,10 +70,7 @@ class CaptionQueue:
         except (redis.RedisError, OSError) as err:
             raise ServiceUnavailable() from err
         async with waiter.watch(job.job_id) as result:
-            try:
-                await asyncio.to_thread(self.send, job)
-            finally:
-                await _quietly(admission.sent(job.job_id))
+            await asyncio.to_thread(self.send, job)
             try:
                 meta = await asyncio.wait_for(result, max(0.0, job.deadline - time.time()))
             except asyncio.TimeoutError as err:
@@ -119,13 +116,6 @@ class CaptionQueue:
 def with_deadline(job: Job, timeout: float) -> Job:
     """The job stamped with when its sender stops waiting (kept if it has one already)."""
     return job if job.deadline is not None else job.model_copy(update={"deadline": time.time() + timeout})
-
-
-async def _quietly(step) -> None:  # noqa: ANN001
-    try:
-        await step
-    except (redis.RedisError, OSError):
-        log.warning("could not update the queue's depth in Redis")
 
 
 def _job_result(job_id: str, meta: dict) -> JobResult:
