@@ -169,6 +169,7 @@ SLACK_APP_TOKEN_REFUSED = (
     "Slack refused SLACK_APP_TOKEN ({error}): make an app-level token with the connections:write scope under Basic "
     "Information › App-Level Tokens, and check that Socket Mode is on."
 )
+TOO_MANY_IMAGES = "Only the first {cap} images of a message are captioned; send this one in another message."
 
 
 # --- Feedback (captionbot.feedback, the vote buttons and forms of both bots) ---------------------------------

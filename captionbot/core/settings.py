@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     max_image_bytes: int = Field(25 * 1024 * 1024, ge=1024)
     max_image_pixels: int = Field(50_000_000, ge=10_000)
     job_image_side: int = Field(768, ge=64)
+    image_decodes_at_once: int = Field(1, ge=1)
+    max_images_per_message: int = Field(4, ge=1)
 
     # Discord
     discord_token: SecretStr | None = None

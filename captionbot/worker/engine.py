@@ -78,6 +78,9 @@ class CaptionEngine:
         metrics.JOBS.labels("ok").inc()
         return JobResult(job_id=job.job_id, results=results)
 
+    def batching_alive(self) -> bool:
+        return self._batcher.alive
+
     def close(self) -> None:
         self._batcher.close()
 
@@ -87,7 +90,7 @@ class CaptionEngine:
             raise ModelUnavailable(NO_FINETUNED if name == "finetuned" else None)
         picture = load_picture(job.image, loaded.spec, self.settings.max_image_bytes, self.settings.max_image_pixels)
         key = (name, job.mode, job.options) if job.mode == Mode.variations else (name, job.mode, job.options.beams, job.options.max_words)
-        return self._batcher.submit(key, Work(picture, job.options))
+        return self._batcher.submit(key, Work(picture, job.options), deadline=job.deadline)
 
     @staticmethod
     def _result(job: Job, outcome: Outcome) -> ModelResult:

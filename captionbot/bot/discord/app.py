@@ -9,9 +9,11 @@ import discord
 
 from captionbot.bot import messages
 from captionbot.bot.discord.bot import CaptionBot
+from captionbot.bot.discord.gateway_health import gateway_check
 from captionbot.bot.discord.ids import DiscordIds, InvalidDiscordId
 from captionbot.bot.fetch import Fetcher
 from captionbot.bot.service import CaptionService
+from captionbot.core.health import Health
 from captionbot.core.metrics import serve_metrics
 from captionbot.core.settings import Settings, get_settings
 
@@ -26,8 +28,8 @@ def run() -> int:
         return 2
     try:
         DiscordIds.from_settings(settings)
-        serve_metrics(settings.metrics_port)
-        asyncio.run(serve_until_stopped(settings))
+        health = serve_metrics(settings.metrics_port, settings)
+        asyncio.run(serve_until_stopped(settings, health))
     except InvalidDiscordId as err:
         print(err, file=sys.stderr)
         return 2
@@ -37,7 +39,7 @@ def run() -> int:
     return 0
 
 
-async def serve_until_stopped(settings: Settings, grace_s: float | None = None) -> None:
+async def serve_until_stopped(settings: Settings, health: Health | None = None, grace_s: float | None = None) -> None:
     """Serve until SIGTERM (docker stop, systemd) or Ctrl-C; then take no new work, let the work in flight finish
     within `grace_s` seconds (default: a job timeout and ten seconds) or tell its users to ask again, and close
     the gateway and the queue client cleanly."""
@@ -45,11 +47,13 @@ async def serve_until_stopped(settings: Settings, grace_s: float | None = None) 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await serve(settings, stop, settings.job_timeout_s + 10 if grace_s is None else grace_s)
+    await serve(settings, stop, settings.job_timeout_s + 10 if grace_s is None else grace_s, health)
     log.info("stopped")
 
 
-async def serve(settings: Settings, stop: asyncio.Event | None = None, grace_s: float = 0.0) -> None:
+async def serve(
+    settings: Settings, stop: asyncio.Event | None = None, grace_s: float = 0.0, health: Health | None = None
+) -> None:
     """Run the bot until it closes, or until `stop` is set (then drain it for up to `grace_s` seconds).
 
     It asks for the privileged message_content intent only when auto-caption channels are set. When Discord
@@ -65,6 +69,8 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None, grace_s: 
             while True:
                 try:
                     async with CaptionBot(settings, service, fetcher, message_content=message_content) as bot:
+                        if health is not None:
+                            health.add("gateway", gateway_check(bot))
                         await _run(bot, token, stop, grace_s)
                     return
                 except discord.PrivilegedIntentsRequired:

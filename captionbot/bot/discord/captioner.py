@@ -69,8 +69,11 @@ class Captioner:
         )
 
     async def caption_each(self, attachments: Sequence[discord.Attachment], user_id: int) -> list[Outcome]:
-        """Several images at once, each answered on its own: one refused file does not sink the others."""
-        return list(await asyncio.gather(*(self._outcome(attachment, user_id) for attachment in attachments)))
+        """Several images at once, each answered on its own: one refused file does not sink the others. Those
+        past MAX_IMAGES_PER_MESSAGE are answered `too_many_images`, never downloaded."""
+        kept = attachments[: self.settings.max_images_per_message]
+        outcomes = await asyncio.gather(*(self._outcome(attachment, user_id) for attachment in kept))
+        return [*outcomes, *self.service.beyond_cap(len(attachments))]
 
     async def _outcome(self, attachment: discord.Attachment, user_id: int) -> Outcome:
         try:

@@ -32,6 +32,7 @@ from captionbot.bot.slack.files import SlackFiles
 from captionbot.bot.slack.inflight import InFlight
 from captionbot.bot.slack.modes import http_server, socket_mode
 from captionbot.bot.slack.redact import redact_secrets
+from captionbot.bot.slack.socket_health import socket_check
 from captionbot.bot.slack.threads import ThreadAnswers
 from captionbot.core.metrics import serve_metrics
 from captionbot.core.settings import Settings, get_settings
@@ -146,12 +147,13 @@ async def serve(settings: Settings, http: bool, port: int) -> None:
     async with open_app(settings, verify_requests=http) as bot:
         identity = await verify_bot_token(bot.app.client)
         log.info("signed in to Slack workspace %s as %s", identity.get("team"), identity.get("user"))
-        serve_metrics(settings.metrics_port)
+        health = serve_metrics(settings.metrics_port, settings)
         if http:
             async with http_server(bot.app, port):
                 await stop.wait()
         else:
-            async with socket_mode(bot.app, settings.slack_app_token.get_secret_value()):
+            async with socket_mode(bot.app, settings.slack_app_token.get_secret_value()) as socket:
+                health.add("socket", socket_check(socket.client))
                 await stop.wait()
         log.info("stopping; answers in flight: %d", bot.inflight.running)
         if not await bot.inflight.wait_idle(settings.job_timeout_s + 10):

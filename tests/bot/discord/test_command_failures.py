@@ -115,7 +115,7 @@ async def test_a_full_queue_answers_busy(idle_settings):
     settings = idle_settings.model_copy(update={"queue_max_depth": 1})
     client = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
     try:
-        await Admission(client, settings).admit("a-job-already-waiting")
+        await Admission(client, settings).admit("a-job-already-waiting", settings.job_timeout_s)
         async with running_bot(settings) as h:
             interaction = await h.slash(h.person(), "compare", {"image": h.attachment(image_bytes())})
             embed = followup_embed(h, interaction, await h.answer(interaction))
