@@ -14,7 +14,7 @@ import requests
 from pydantic import SecretStr
 
 from captionbot.api.keys import KeyStore
-from captionbot.core.admission import Admission, waiting_key
+from captionbot.core.admission import Admission, admitted_key
 from tests.api.conftest import png
 from tests.api.servers import bearer, free_port, post_image, serve
 
@@ -75,7 +75,7 @@ async def admit_elsewhere(settings, job_id: str) -> None:
     """Another sender's job waiting for a worker, admitted by a sender whose own cap is not reached."""
     client = aioredis.from_url(settings.redis_url.get_secret_value())
     try:
-        await Admission(client, with_values(settings, queue_max_depth=10_000)).admit(job_id)
+        await Admission(client, with_values(settings, queue_max_depth=10_000)).admit(job_id, settings.job_timeout_s)
     finally:
         await client.aclose()
 
@@ -88,7 +88,7 @@ def test_a_full_queue_is_429_busy_with_retry_after(api_settings, api_key, worker
         with serve(settings) as url:
             response = post_image(url, png(), api_key)
     finally:
-        redis.Redis.from_url(settings.redis_url.get_secret_value()).zrem(waiting_key(settings.queue_name), other_senders_job)
+        redis.Redis.from_url(settings.redis_url.get_secret_value()).zrem(admitted_key(settings.queue_name), other_senders_job)
     body = problem(response, 429, "busy")
     assert response.headers["retry-after"] == "60"
     assert body["detail"] == "The captioner is busy right now; please try again in a minute."

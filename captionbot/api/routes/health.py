@@ -19,7 +19,7 @@ router = APIRouter()
 async def health(request: Request) -> JSONResponse:
     """Redis answers a ping now, and at least one worker consumed this API's queue at the latest check."""
     state = request.app.state
-    checks = {"redis": await _redis(state.health_redis), "workers": _workers(state.workers.snapshot, state.settings.queue_name)}
+    checks = {"redis": await _redis(state.health_redis), "workers": workers_check(state.workers.snapshot, state.settings.queue_name)}
     ok = all(check.ok for check in checks.values())
     body = HealthResponse(status="ok" if ok else "failing", checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
@@ -33,7 +33,7 @@ async def _redis(client: aioredis.Redis) -> Check:
     return Check(ok=True)
 
 
-def _workers(snapshot: WorkerSnapshot, queue_name: str) -> Check:
+def workers_check(snapshot: WorkerSnapshot, queue_name: str) -> Check:
     count = len(snapshot.workers)
     if snapshot.error:
         return Check(ok=False, queue=queue_name, count=0, error=snapshot.error, checked_at=snapshot.checked_at)
