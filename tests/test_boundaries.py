@@ -1,4 +1,4 @@
-"""The package boundaries DESIGN.md draws: core and bot load no torch; worker and training never meet."""
+"""The package boundaries docs/architecture.md draws: core and bot load no torch; worker and training never meet."""
 
 import ast
 import subprocess

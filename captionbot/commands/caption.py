@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from captionbot.cli import UsageError
+from captionbot.core.errors import UsageError
 from captionbot.core.errors import CaptionError, InvalidOptions
 from captionbot.core.jobs import MODEL_NAMES, Job, JobResult, Mode, make_options
 

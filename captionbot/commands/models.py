@@ -4,7 +4,7 @@ import argparse
 import json
 
 from captionbot.bot import messages
-from captionbot.cli import UsageError
+from captionbot.core.errors import UsageError
 from captionbot.core.errors import InvalidVersion
 
 

@@ -1,4 +1,4 @@
-"""The model registry's folder format (DESIGN.md, contract).
+"""The model registry's folder format (docs/architecture.md, contract).
 
     MODEL_DIR/finetuned/versions/<version>/   save_pretrained folder + metrics.json + training_config.json
     MODEL_DIR/finetuned/CURRENT               one line: the live version, replaced atomically

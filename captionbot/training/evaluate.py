@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from captionbot.cli import UsageError
+from captionbot.core.errors import UsageError
 from captionbot.training.data import DataError, Example, load_data, read_captions
 from captionbot.training.metrics import METRICS, score
 from captionbot.training.options import add_evaluate_arguments

@@ -25,7 +25,7 @@ from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from captionbot.cli import UsageError
+from captionbot.core.errors import UsageError
 from captionbot.core.registry import TRAINING_CONFIG_FILE, atomic_write_text, read_json
 from captionbot.core.settings import get_settings
 from captionbot.training.augment import ImageTransform

@@ -22,7 +22,6 @@ class Request:
     key: Hashable  # requests with equal keys may share a batch
     payload: object
     future: Future = field(default_factory=Future)
-    enqueued: float = field(default_factory=time.perf_counter)
 
 
 class Batcher:

@@ -2,6 +2,7 @@
 
 import logging
 
+from captionbot.blip.devices import pick_device, pick_dtype
 from captionbot.core.errors import InvalidVersion
 from captionbot.core.settings import Settings
 from captionbot.worker.engine import CaptionEngine
@@ -9,8 +10,6 @@ from captionbot.worker.models import (
     ModelLoadError,
     finetuned_source,
     load_model,
-    pick_device,
-    pick_dtype,
     pretrained_source,
 )
 

@@ -13,12 +13,13 @@ import time
 import torch
 from PIL import Image
 
+from captionbot.blip.devices import pick_device, pick_dtype
 from captionbot.core.errors import CaptionError
 from captionbot.core.registry import Registry, validate_version
 from captionbot.core.settings import Settings
 from captionbot.worker.engine import CaptionEngine
 from captionbot.worker.generation import beam_captions
-from captionbot.worker.models import LoadedModel, ModelLoadError, ModelSource, load_model, pick_device, pick_dtype
+from captionbot.worker.models import LoadedModel, ModelLoadError, ModelSource, load_model
 from captionbot.worker.preprocess import to_pixel_values
 
 log = logging.getLogger("captionbot.worker")

@@ -2,7 +2,8 @@
 
 import torch
 
-from captionbot.worker.generation import beam_captions, encode_images, sample_rows, variation_captions
+from captionbot.blip.decoding import encode_images
+from captionbot.worker.generation import beam_captions, sample_rows, variation_captions
 
 
 def pixels(n: int, seed: int = 0) -> torch.Tensor:
@@ -21,7 +22,7 @@ def test_batched_beam_search_gives_the_same_tokens_as_one_at_a_time(tiny_loaded)
 def test_a_row_at_very_low_temperature_is_the_greedy_caption(tiny_loaded):
     image = pixels(1, seed=3)
     greedy = beam_captions(tiny_loaded, image, beams=1, max_words=20)[0]
-    embeds = encode_images(tiny_loaded, image).repeat(3, 1, 1)
+    embeds = encode_images(tiny_loaded.model, image).repeat(3, 1, 1)
     torch.manual_seed(0)
     rows = sample_rows(tiny_loaded, embeds, torch.tensor([1e-4, 5.0, 5.0]), max_words=20)
     assert rows[0] == greedy
