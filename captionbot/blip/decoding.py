@@ -15,12 +15,13 @@ class PromptError(ValueError):
     """A prompt the model's tokenizer cannot spell, or too long for the token limit."""
 
 
-def prompt_ids(model, tokenizer, decoding: Decoding) -> list[int]:
-    """[DEC] and the prompt's word pieces: the start of every caption, and what is cut from it."""
+def prompt_ids(tokenizer, bos_token_id: int, decoding: Decoding) -> list[int]:
+    """[DEC] and the prompt's word pieces: where every caption starts in training and decoding, and what is
+    cut from it. The same pieces as the prompt has at the head of "prompt + caption" (it ends with a space)."""
     pieces = tokenizer(decoding.prompt, add_special_tokens=False).input_ids if decoding.prompt.strip() else []
     if tokenizer.unk_token_id is not None and tokenizer.unk_token_id in pieces:
         raise PromptError(f"the prompt {decoding.prompt!r} has words its tokenizer does not know")
-    ids = [model.config.text_config.bos_token_id, *pieces]
+    ids = [bos_token_id, *pieces]
     if len(ids) >= decoding.max_length:
         raise PromptError(f"the prompt {decoding.prompt!r} takes {len(ids)} of the {decoding.max_length} tokens "
                           "a caption may have")
@@ -68,7 +69,7 @@ def beam_search(model, tokenizer, pixel_values: torch.Tensor, decoding: Decoding
     """One caption per image, pixel_values (B, 3, S, S): the model's decoding, unless beams or max_length say
     otherwise. `dtype`: autocast for fp32 weights; serving loads the weights in their dtype instead."""
     device = next(model.parameters()).device
-    prompt = prompt_ids(model, tokenizer, decoding)
+    prompt = prompt_ids(tokenizer, model.config.text_config.bos_token_id, decoding)
     with autocast(device, dtype):
         tokens = decode_rows(model, encode_images(model, pixel_values), prompt, num_beams=beams or decoding.beams,
                              do_sample=False, min_length=decoding.min_length,

@@ -27,6 +27,13 @@ TOKENS_PER_EXTRA_WORD = 1.5
 MAX_PROMPT_CHARS = 200
 
 
+def normalize_prompt(prompt: str) -> str:
+    """Single spaces and one trailing space ("a picture of "), so "prompt + caption" splits into the prompt's
+    word pieces and the caption's; "" stays "" (no prompt)."""
+    words = prompt.split()
+    return " ".join(words) + " " if words else ""
+
+
 class DecodingError(ValueError):
     """A checkpoint's recorded decoding settings are unusable; the message says which and why."""
 

@@ -21,6 +21,7 @@ from captionbot.core.errors import (
 
 FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
 MIME_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif", "image/bmp")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp")  # file names of the FORMATS
 _WHITE = (255, 255, 255)
 
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+from captionbot.core.decoding import DecodingError, recorded_decoding
 from captionbot.core.registry import METRICS_FILE, TRAINING_CONFIG_FILE, Registry, validate_version
 from captionbot.core.settings import get_settings
 from captionbot.training.checkpoint import BEST, TRAINER_STATE
@@ -56,6 +57,10 @@ def check_model_folder(source: Path) -> None:
     if missing:
         raise PublishError(f"{source} lacks {', '.join(missing)}; publish a folder written by `captionbot train` "
                            f"(its best/ or a checkpoint-epoch-N).")
+    try:
+        recorded_decoding(source)
+    except DecodingError as err:
+        raise PublishError(f"{source}: {err}; workers could not decode it as it was trained.") from err
 
 
 def default_version(source: Path) -> str:
@@ -108,7 +113,9 @@ def run(args: argparse.Namespace) -> int:
     target = publish(args.source, model_dir, args.version, args.activate)
     metrics = json.loads((target / METRICS_FILE).read_text(encoding="utf-8"))
     summary = ", ".join(f"{key} {metrics[key]:.4f}" for key in ("BLEU-4", "CIDEr") if key in metrics)
-    print(f"Published {target.name} to {target}" + (f" ({metrics.get('split', 'val')} {summary})" if summary else ""))
+    prompt = recorded_decoding(target).decoding.prompt
+    print(f"Published {target.name} to {target}" + (f" ({metrics.get('split', 'val')} {summary})" if summary else "")
+          + f"; it decodes from the prompt {prompt!r}")
     if not args.activate:
         return 0
     print(f"{target.name} is now CURRENT.")

@@ -98,7 +98,7 @@ def model_decoding(name: str, source: ModelSource, model, tokenizer) -> tuple[De
     CAPTION_PROMPT says; a prompt its tokenizer cannot spell is refused, never served half-known."""
     try:
         recorded = recorded_decoding(source.location, source.default_prompt)
-        prompt = prompt_ids(model, tokenizer, recorded.decoding)
+        prompt = prompt_ids(tokenizer, model.config.text_config.bos_token_id, recorded.decoding)
     except (DecodingError, PromptError) as err:
         raise ModelLoadError(f"the {name} model {source.version} cannot be served: {err}") from err
     if recorded.decoding.prompt != source.default_prompt:
