@@ -96,7 +96,7 @@ class Trainer:
         self.dtype = autocast_dtype(args.precision, device)
         self.decoding = Decoding(prompt=args.prompt)
         train, val = data.splits["train"], data.splits["val"]
-        spec = image_spec(processor)
+        self.spec = spec = image_spec(processor)
         threads = os.cpu_count() or 1
         # Decoded once and kept (or read per access without --image-cache). The val split, and the train
         # split without augmentation, go through core.pixels exactly as serving does.

@@ -71,6 +71,10 @@ def test_augmentation_without_randomness_is_close_to_the_image_processor(process
 
         def random(self):
             return 1.0
+
+        def randint(self, a, b):
+            return a
+
     ours = transform_of(processor, augment=True)(torch.from_numpy(picture).permute(2, 0, 1), "", NoChange())
     assert ours.shape == theirs.shape
     assert (ours - theirs).abs().mean() < 0.1  # bicubic in torch vs Pillow: close, not equal

@@ -13,9 +13,10 @@ import torch
 from PIL import Image
 
 from captionbot.cli import main as cli
+from captionbot.core.decoding import Decoding
 from captionbot.core.pixels import model_picture
 from captionbot.core.settings import Settings, get_settings
-from captionbot.training.captioning import file_pixel_values
+from captionbot.training.captioning import caption_files, file_pixel_values
 from captionbot.training.data import load_data
 from captionbot.training.dataset import PictureStore, PlainPictures, plain, read_model_picture
 from captionbot.training.models import image_spec, load_model, load_processor
@@ -100,4 +101,9 @@ def test_evaluate_saves_the_captions_captionbot_caption_gives(serving_env, tiny_
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     served = {Path(line["image"]).name: line["results"]["finetuned"]["captions"][0] for line in lines}
     assert served == evaluated and len(served) == len(paths)
-    assert len(set(served.values())) > 1  # a trained model tells the pictures apart: the check has teeth
+    # The check has teeth: decoded without the prompt it was trained with, the same model says other things.
+    best = tiny_run / "best"
+    processor = load_processor(best)
+    unprompted = caption_files(load_model(best), processor.tokenizer, image_spec(processor), paths,
+                               Decoding(prompt=""), beams=int(beams[1]) if beams else None)
+    assert dict(zip((p.name for p in paths), unprompted)) != served

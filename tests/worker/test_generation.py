@@ -50,3 +50,21 @@ def test_int8_cpu_option_loads_and_captions(tiny_checkpoint):
     assert any("quantized" in type(m).__module__ for m in loaded.model.modules())
     (caption,) = beam_captions(loaded, pixels(1), beams=2, max_words=10)
     assert caption.strip()
+
+
+def test_token_limits_count_the_prompt_as_blip_does(tiny_loaded):
+    """BLIP's COCO captioner: 5 to 20 decoder tokens, [DEC] and "a picture of" included; more words, more room."""
+    from captionbot.blip.decoding import decode_rows
+    from captionbot.worker.generation import token_limits
+
+    assert tiny_loaded.decoding.prompt == "a picture of "  # no recorded decoding: CAPTION_PROMPT's default
+    assert len(tiny_loaded.prompt) == 4  # [DEC] a picture of
+    assert token_limits(tiny_loaded, 20) == {"min_length": 5, "max_length": 20}
+    assert token_limits(tiny_loaded, 10) == {"min_length": 5, "max_length": 20}  # cut by words instead
+    assert token_limits(tiny_loaded, 30) == {"min_length": 5, "max_length": 35}
+    embeds = encode_images(tiny_loaded.model, pixels(2))
+    tokens = decode_rows(tiny_loaded.model, embeds, tiny_loaded.prompt, num_beams=3, do_sample=False,
+                         **token_limits(tiny_loaded, 20))
+    assert len(tiny_loaded.prompt) + tokens.shape[1] <= 20
+    assert all(len(tiny_loaded.prompt) + int((row != tiny_loaded.model.config.text_config.pad_token_id).sum()) >= 5
+               for row in tokens)

@@ -25,7 +25,7 @@ class Captioned:
     result: JobResult
 
 
-Outcome = Captioned | CaptionError
+CaptionedOrRefused = Captioned | CaptionError
 
 
 class Captioner:
@@ -55,11 +55,11 @@ class Captioner:
         result = await self.service.caption(request)
         return Captioned(attachment.filename, image, result.raise_for_error())
 
-    async def caption_each(self, attachments: Sequence[discord.Attachment], user_id: int) -> list[Outcome]:
+    async def caption_each(self, attachments: Sequence[discord.Attachment], user_id: int) -> list[CaptionedOrRefused]:
         """Several images at once, each answered on its own: one refused file does not sink the others."""
         return list(await asyncio.gather(*(self._outcome(attachment, user_id) for attachment in attachments)))
 
-    async def _outcome(self, attachment: discord.Attachment, user_id: int) -> Outcome:
+    async def _outcome(self, attachment: discord.Attachment, user_id: int) -> CaptionedOrRefused:
         try:
             return await self.caption(attachment, user_id)
         except CaptionError as err:
