@@ -153,6 +153,8 @@ def resolve_train_args(args: argparse.Namespace) -> argparse.Namespace:
         args.resume = find_checkpoint(args.output, args.resume)
         previous = read_json(args.resume / TRAINING_CONFIG_FILE)
     recorded = previous.get("recipe", {})
+    if args.prompt is not None:
+        args.prompt = normalize_prompt(args.prompt)  # "a picture of" is "a picture of "
     for key, default in RECIPE.items():
         before = recorded.get(key, UNRECORDED.get(key, default)) if previous else default
         given = getattr(args, key)
@@ -161,7 +163,6 @@ def resolve_train_args(args: argparse.Namespace) -> argparse.Namespace:
             raise UsageError(f"{flag} {given!r} differs from the resumed run's {before!r}; --resume continues a run as "
                              f"it was configured: leave {flag} out, or train into a new --output")
         setattr(args, key, before if given is None else given)
-    args.prompt = normalize_prompt(args.prompt)
     if args.epochs is None:
         args.epochs = previous.get("epochs") or recorded.get("epochs") or EPOCHS
     args.data = args.data or (Path(previous["data"]) if previous else None)
