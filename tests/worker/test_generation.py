@@ -68,3 +68,35 @@ def test_token_limits_count_the_prompt_as_blip_does(tiny_loaded):
     assert len(tiny_loaded.prompt) + tokens.shape[1] <= 20
     assert all(len(tiny_loaded.prompt) + int((row != tiny_loaded.model.config.text_config.pad_token_id).sum()) >= 5
                for row in tokens)
+
+
+def test_a_compare_decodes_each_model_with_its_own_beams_not_the_jobs(tiny_loaded):
+    """Fairness: /compare decodes each model as it was meant to be (the pretrained one as BLIP's COCO
+    captioner, 3 beams), whatever beams the job names; a single-model job takes the job's beams."""
+    import io
+
+    from PIL import Image
+
+    from captionbot.core.jobs import Job, Options
+    from captionbot.core.settings import Settings
+    from captionbot.worker.engine import CaptionEngine
+
+    engine = CaptionEngine(Settings(_env_file=None), {"pretrained": tiny_loaded, "finetuned": tiny_loaded})
+    try:
+        images = []
+        for seed in range(6):
+            out = io.BytesIO()
+            noise = (pixels(1, seed)[0].permute(1, 2, 0).clamp(-2, 2) * 60 + 128).to(torch.uint8).numpy()
+            Image.fromarray(noise).save(out, format="PNG")
+            images.append(out.getvalue())
+
+        def captions(image: bytes, models: tuple[str, ...], beams: int) -> list[str]:
+            result = engine.run(Job(image=image, models=models, options=Options(beams=beams)))
+            return [result.results[name].captions[0] for name in models]
+
+        single = [(captions(image, ("pretrained",), 3)[0], captions(image, ("pretrained",), 1)[0]) for image in images]
+        assert any(three != one for three, one in single)  # beams matter for these images: the test can tell
+        for image, (three, _) in zip(images, single):
+            assert captions(image, ("pretrained", "finetuned"), 1) == [three, three]
+    finally:
+        engine.close()
