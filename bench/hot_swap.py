@@ -1,13 +1,18 @@
 """Hot swap under load: the serving stall (largest gap between completions) and the reload time, against the
-same load without a swap; and peak memory during a swap (worker VmHWM) against two resident models.
+same load without a swap; peak memory during a swap (worker VmHWM) against two resident models; and whether the
+old model's memory, and a refused candidate's, is given back (host RSS, and CUDA's reserved memory on a GPU).
 
     .venv/bin/python bench/hot_swap.py            # needs Redis at REDIS_URL (default 127.0.0.1:6379)
+    .venv/bin/python bench/hot_swap.py --release  # the memory-return phase only (no Redis), DEVICE=cuda on a GPU
 
-Stall phase: tiny checkpoints, so completions come every few ms and a stall would show. Memory phase:
-BLIP-base-shaped checkpoints (pretrained and fine-tuned both resident, then a third loaded beside them).
+Stall phase: tiny checkpoints, so completions come every few ms and a stall would show. Memory phases:
+BLIP-base-shaped checkpoints (pretrained and fine-tuned both resident, then a third loaded beside them). The
+release phase runs a swap and a refused reload in-process twice, each in a fresh interpreter: with the
+worker's memory return (`worker/memory.py`) and, as the baseline, with it switched off.
 """
 
 import asyncio
+import json
 import os
 import shutil
 import sys
@@ -122,10 +127,59 @@ def memory_phase(work: Path) -> None:
     print(f"  RSS after the swap           {after / 1024:7.0f} MiB")
 
 
+def release_run(registry_root: str, returning: bool) -> dict:
+    """In this process: both models resident, swap v1 -> v2, then a refused reload; RSS (and CUDA reserved)."""
+    import torch
+
+    from captionbot.worker import memory, swap
+    from captionbot.worker.startup import build_engine
+
+    if not returning:
+        swap.return_memory = memory.return_memory = lambda device: None
+    device = os.environ.get("DEVICE", "cpu")
+    Registry(registry_root).set_current("v1")  # each run starts from v1 (the one before swapped to v2)
+    settings = Settings(pretrained_model=str(base_checkpoint()), model_dir=registry_root, device=device, _env_file=None)
+    engine = build_engine(settings)
+    swapper = swap.Swapper(engine, settings)
+    reserved = (lambda: torch.cuda.memory_reserved() / 2**20) if torch.cuda.is_available() and device != "cpu" else (lambda: None)
+    figures = {"two_models": (vm_kib(os.getpid(), "VmRSS") / 1024, reserved())}
+    figures["swap"] = swapper.reload("v2")["status"]
+    figures["after_swap"] = (vm_kib(os.getpid(), "VmRSS") / 1024, reserved())
+    figures["refusal"] = swapper.reload("wrong-config")["status"]
+    figures["after_refusal"] = (vm_kib(os.getpid(), "VmRSS") / 1024, reserved())
+    engine.close()
+    return figures
+
+
+def release_phase(work: Path) -> None:
+    base = base_checkpoint()
+    mismatched = work / "mismatched"
+    shutil.copytree(base, mismatched)
+    processor = json.loads((mismatched / "processor_config.json").read_text())
+    processor["image_processor"]["size"] = {"height": 192, "width": 192}  # loads whole, then the check refuses it
+    (mismatched / "processor_config.json").write_text(json.dumps(processor))
+    root = registry_with(work / "release-registry", {"v1": base, "v2": base, "wrong-config": mismatched})
+    model_mib = sum(p.stat().st_size for p in base.glob("*.safetensors")) / 2**20
+    print(f"release phase (BLIP-base shape, {os.environ.get('DEVICE', 'cpu')}): one model's weights {model_mib:.0f} MiB; "
+          "RSS MiB (CUDA reserved MiB) with two models resident, after a swap, after a refused candidate")
+    for label, returning in (("memory kept (baseline)", False), ("memory returned", True)) * 2:
+        out = subprocess.run([sys.executable, __file__, "--release-run", str(root), "1" if returning else "0"],
+                             capture_output=True, text=True, check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        f = json.loads(out.stdout.strip().splitlines()[-1])
+        cells = [f"{rss:6.0f}" + (f" ({cuda:.0f})" if cuda is not None else "") for rss, cuda in (f["two_models"], f["after_swap"], f["after_refusal"])]
+        grown = f["after_refusal"][0] - f["two_models"][0]
+        print(f"  {label:24} {' -> '.join(cells)}  ({f['swap']}, {f['refusal']}; +{grown:.0f} MiB = {grown / model_mib:.2f} models)")
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--release-run"]:
+        print(json.dumps(release_run(sys.argv[2], sys.argv[3] == "1")))
+        return
     with tempfile.TemporaryDirectory(dir=CACHE if CACHE.exists() else None) as scratch:
-        stall_phase(Path(scratch))
-        memory_phase(Path(scratch))
+        if sys.argv[1:2] != ["--release"]:
+            stall_phase(Path(scratch))
+            memory_phase(Path(scratch))
+        release_phase(Path(scratch))
         shutil.rmtree(scratch, ignore_errors=True)
 
 

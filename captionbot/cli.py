@@ -15,6 +15,8 @@ COMMAND_MODULES = (
     "captionbot.commands.models",
     "captionbot.commands.demo",
     "captionbot.training.cli",
+    "captionbot.commands.feedback",
+    "captionbot.commands.api",
 )
 
 

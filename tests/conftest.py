@@ -6,4 +6,4 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_VERBOSITY"] = "error"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-pytest_plugins = ["tests.fixtures.models", "tests.fixtures.services"]
+pytest_plugins = ["tests.fixtures.models", "tests.fixtures.services", "tests.fixtures.object_store", "tests.fixtures.feedback"]

@@ -29,6 +29,7 @@ def imported_modules(folder: Path) -> set[str]:
         ("blip", ("captionbot.worker", "captionbot.training", "captionbot.bot", "discord", "slack_bolt", "slack_sdk")),
         ("worker", ("captionbot.training", "captionbot.bot", "discord", "slack_bolt", "slack_sdk")),
         ("training", ("captionbot.worker", "captionbot.bot", "discord", "slack_bolt", "slack_sdk")),
+        ("feedback", ("torch", "transformers", "discord", "slack_bolt", "slack_sdk", "captionbot.bot", "captionbot.commands", "captionbot.worker", "captionbot.training")),
     ],
 )
 def test_package_imports_stay_inside_their_boundary(package, forbidden):
@@ -38,8 +39,8 @@ def test_package_imports_stay_inside_their_boundary(package, forbidden):
 
 def test_importing_the_bots_loads_no_torch():
     code = (
-        "import sys, importlib, pkgutil, captionbot.bot as bot, captionbot.core as core\n"
-        "for pkg in (core, bot):\n"
+        "import sys, importlib, pkgutil, captionbot.bot as bot, captionbot.core as core, captionbot.feedback as fb\n"
+        "for pkg in (core, bot, fb):\n"
         "    for m in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + '.'):\n"
         "        importlib.import_module(m.name)\n"
         "import captionbot.cli; captionbot.cli.build_parser()\n"

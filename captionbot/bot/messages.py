@@ -16,6 +16,13 @@ RELOAD_NO_WORKERS = "No worker answered; the caption service may be down."
 NO_VERSIONS = "No fine-tuned version is published yet."
 COOLDOWN = "You're going a little fast; try again in {seconds:.0f} seconds."
 UNEXPECTED = "Something went wrong on our side; please try again."
+NO_CAPTION = "The model gave no caption for this image; try again, or ask the other model."
+AND_MORE = "…and {count} more"
+RESTARTING = "The captioner is restarting; please ask again in a minute."
+LINK_REFUSED = "I can only read images shared on this platform; upload the image or share its file link."
+DOWNLOAD_FAILED = "The image could not be downloaded; please share it again."
+DOWNLOAD_OVER_LIMIT = "That file is over the {limit} limit; send a smaller image."
+TOO_MANY_REDIRECTS = "That link redirects too many times; upload the image instead."
 AUTO_CAPTION_INTENT_OFF = (
     "message_content intent is off: auto-captioning posted images is disabled; commands, mentions and the "
     "context menu still work. Enable 'Message Content Intent' in the Discord developer portal to turn it on."
@@ -39,10 +46,32 @@ def reload_line(worker: str, status: str, version: str | None, load_s: float | N
     return f"{worker}: refused, still serving {version or 'no fine-tuned model'}: {reason or 'no reason given'}"
 
 
-def models_lines(live: dict[str, str | None], available: list[str]) -> list[str]:
-    lines = [f"{worker}: fine-tuned {version or 'none'}" for worker, version in sorted(live.items())]
-    lines.append("Available: " + (", ".join(available) if available else NO_VERSIONS))
-    return lines
+def models_text(live: dict[str, str | None], available: list[str], limit: int) -> str:
+    """What each worker serves, then the versions available, within `limit` characters ("…and N more")."""
+    served = [f"{worker}: fine-tuned {version or 'none'}" for worker, version in sorted(live.items())]
+    workers = join_capped(served, limit // 2)
+    versions = join_capped(available, limit - len(workers) - 20, ", ") if available else NO_VERSIONS
+    return f"{workers}\nAvailable: {versions}"
+
+
+def join_capped(items: list[str], limit: int, separator: str = "\n") -> str:
+    """`items` joined by `separator`: as many as fit in `limit` characters, then "…and N more" for the rest."""
+    text = separator.join(items)
+    if len(text) <= limit:
+        return text
+    kept, used = [], 0
+    for item in items:
+        rest = AND_MORE.format(count=len(items) - len(kept) - 1)
+        if used + len(item) + len(separator) * 2 + len(rest) > limit:
+            break
+        kept.append(item)
+        used += len(item) + len(separator)
+    return separator.join([*kept, AND_MORE.format(count=len(items) - len(kept))])[:limit]
+
+
+def shown_caption(caption: str) -> str:
+    """A caption as shown: a model that returned nothing is said so, never sent as an empty answer."""
+    return caption.strip() or NO_CAPTION
 
 
 # --- Discord (captionbot.bot.discord) ------------------------------------------------------------------------
@@ -67,6 +96,11 @@ DISCORD_TOKEN_REFUSED = (
 DISCORD_BAD_ID = (
     "{setting} holds {value!r}, which is not a Discord id; turn on Developer Mode in Discord and use Copy ID."
 )
+DISCORD_REPOSTS_LEFT_OUT = "{count} of the images were too large to post back with their alt text."
+# Reactions on a post in an auto-caption channel whose image got no caption: not now (busy, rate limit, time
+# out), post it again later; or refused, mention the bot on it to hear why.
+DISCORD_AUTO_CAPTION_RETRY = "⏳"
+DISCORD_AUTO_CAPTION_REFUSED = "⚠️"
 DISCORD_NO_IMAGE_MENTION = (
     "I found no image to caption; attach one to your message, or reply to a message with an image and mention me."
 )
@@ -104,6 +138,7 @@ SLACK_NOT_IN_CHANNEL_PRIVATE_ANSWER = (
     "I'm not in this channel, so this caption is just for you; invite me (`/invite @captionbot`) to post captions "
     "in threads."
 )
+SLACK_CANNOT_POST_HERE = "I can't post in this channel or thread, so this caption is just for you."
 SLACK_FAILED_TITLE = "No caption for {name}"
 SLACK_IMAGE_LINK = "Image: <{permalink}|{name}>"
 SLACK_RELOAD_TITLE = "Reload: {version}"
@@ -134,3 +169,65 @@ SLACK_APP_TOKEN_REFUSED = (
     "Slack refused SLACK_APP_TOKEN ({error}): make an app-level token with the connections:write scope under Basic "
     "Information › App-Level Tokens, and check that Socket Mode is on."
 )
+TOO_MANY_IMAGES = "Only the first {cap} images of a message are captioned; send this one in another message."
+
+
+# --- Feedback (captionbot.feedback, the vote buttons and forms of both bots) ---------------------------------
+FEEDBACK_FOOTER = "👍/👎 and better captions are stored to improve the captioner (user ids hashed)."
+FEEDBACK_UP = "👍"
+FEEDBACK_DOWN = "👎"
+FEEDBACK_PREFER = "{model} is better"
+FEEDBACK_SUGGEST = "Suggest a better caption"
+FEEDBACK_SUGGEST_FOR = "Better caption for image {index}"
+FEEDBACK_FORM_TITLE = "A better caption"
+FEEDBACK_FORM_LABEL = "Your caption (5 to 200 characters)"
+FEEDBACK_FORM_PLACEHOLDER = "a brown dog catching a frisbee on a beach"
+FEEDBACK_FORM_SUBMIT = "Send"
+FEEDBACK_COUNTED = "Thanks: counted."
+FEEDBACK_CHANGED = "Thanks: your vote is changed."
+FEEDBACK_UNCHANGED = "Thanks: that vote was already counted."
+FEEDBACK_SUGGESTED = "Thanks: your caption is stored and will be reviewed before anything learns from it."
+FEEDBACK_EXPIRED = "This caption is too old to vote on now; ask for a new one."
+FEEDBACK_WRONG_CHOICE = "That button doesn't belong to this caption; ask for a new one."
+FEEDBACK_UNAVAILABLE = "Feedback can't be stored right now; please try again shortly."
+FEEDBACK_REFUSED = {
+    "length": "A caption needs 5 to 200 characters on one line; yours doesn't fit.",
+    "control": "That caption holds control or invisible formatting characters; type it as plain text.",
+    "mention": "Captions can't mention people, roles or channels; describe the image instead.",
+    "link": "Captions can't hold links; describe the image instead.",
+}
+FEEDBACK_TITLE = "Feedback"
+FEEDBACK_COUNTS = (
+    "Votes: {up} 👍, {down} 👎; /compare: pretrained preferred {pretrained}, fine-tuned {finetuned}.\n"
+    "Suggestions: {pending} waiting, {approved} approved, {rejected} rejected."
+)
+FEEDBACK_NONE_WAITING = "No suggestion is waiting for review."
+FEEDBACK_SUGGESTION = "#{id}: {text}"
+FEEDBACK_SHOWN = "shown: {caption}"
+FEEDBACK_APPROVE = "Approve #{id}"
+FEEDBACK_REJECT = "Reject #{id}"
+FEEDBACK_REVIEWED = "Suggestion #{id} is {status}."
+FEEDBACK_NOT_FOUND = "Suggestion #{id} is not one of this server's."
+FEEDBACK_OFF = "Feedback is off for this bot: set FEEDBACK_* (see .env.example) to turn it on."
+APPROVAL_TITLE = "Approval in chat"
+APPROVAL_NONE = "No votes yet."
+
+
+def percent(value: float) -> str:
+    return f"{100 * value:.0f}%"
+
+
+def approval_line(model: str, version: str, up: int, total: int, low: float, high: float) -> str:
+    share = up / total if total else 0.0
+    return (
+        f"{model_label(model, version)}: 👍 {percent(share)} of {total} vote{'s' if total != 1 else ''} "
+        f"(95% CI {percent(low)}–{percent(high)})"
+    )
+
+
+def preference_line(pretrained: str, finetuned: str, wins: int, total: int, low: float, high: float) -> str:
+    share = wins / total if total else 0.0
+    return (
+        f"/compare {finetuned} vs {pretrained}: fine-tuned preferred {percent(share)} of {total} "
+        f"(95% CI {percent(low)}–{percent(high)})"
+    )

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 import redis
 from kombu.exceptions import OperationalError
 
+from captionbot.bot import messages
+from captionbot.bot.recent_images import RecentImages
 from captionbot.core.celery_config import make_celery
 from captionbot.core.control import WorkerReply, reload_workers, worker_status
-from captionbot.core.errors import CaptionError, ServiceUnavailable
+from captionbot.core.errors import CaptionError, ServiceUnavailable, TooManyImages
 from captionbot.core.images import shrink_for_job
 from captionbot.core.jobs import Job, JobResult, Mode, ModelName, Options
 from captionbot.core.metrics import BOT_LATENCY, BOT_REQUESTS
@@ -30,6 +32,7 @@ class CaptionService:
     def __init__(self, settings: Settings, queue: CaptionQueue | None = None) -> None:
         self.settings = settings
         self.queue = queue or CaptionQueue(settings, make_celery(settings))
+        self.job_images: RecentImages | None = None  # set where feedback is on: replies keep their job's image
 
     async def caption(self, request: CaptionRequest) -> JobResult:
         """Check and shrink the image off the event loop, queue it, await the result.
@@ -52,7 +55,14 @@ class CaptionService:
             await self.queue.check_user(request.user_id)
         image = await asyncio.to_thread(shrink_for_job, request.image, s.max_image_bytes, s.max_image_pixels, s.job_image_side)
         job = Job(image=image, models=request.models, mode=request.mode, options=request.options)
+        if self.job_images is not None:
+            self.job_images.put(job.job_id, image)
         return await self.queue.caption(job)
+
+    def beyond_cap(self, count: int) -> list[CaptionError]:
+        """The answers for a message's images past MAX_IMAGES_PER_MESSAGE (the first that many are captioned)."""
+        cap = self.settings.max_images_per_message
+        return [TooManyImages(messages.TOO_MANY_IMAGES.format(cap=cap)) for _ in range(count - cap)]
 
     async def reload(self, version: str | None, timeout: float = 120.0) -> list[WorkerReply]:
         return await self._control(reload_workers, self.queue.app, version, timeout)

@@ -3,6 +3,8 @@
 The worker side lives in `captionbot.worker.control`; both meet only in these names and reply shapes.
 A reload is two steps, because loading takes seconds and a worker's control loop must not stall meanwhile:
 the reload command is accepted at once, then the status command is polled for that request's outcome.
+`previous` (a rollback) is first resolved to a concrete version by one worker, from the registry they share,
+so that every worker moves to the same version whichever finishes first.
 """
 
 import time
@@ -11,10 +13,11 @@ import uuid
 from celery import Celery
 from pydantic import BaseModel
 
-from captionbot.core.registry import validate_version
+from captionbot.core.registry.layout import PREVIOUS, validate_version
 
 RELOAD_COMMAND = "captionbot_reload"
 STATUS_COMMAND = "captionbot_status"
+RESOLVE_COMMAND = "captionbot_resolve"
 DONE = ("ok", "unchanged", "refused")
 
 
@@ -55,14 +58,22 @@ def live_workers(app: Celery, timeout: float = 1.0) -> list[str]:
     return sorted(name for reply in app.control.ping(timeout=timeout) or [] for name in reply)
 
 
-def reload_workers(app: Celery, version: str | None, timeout: float = 120.0, poll_s: float = 0.25) -> list[WorkerReply]:
-    """Ask every worker to load `version` (default: the registry's CURRENT), check it and swap it in.
+def reload_workers(
+    app: Celery, version: str | None, timeout: float = 120.0, poll_s: float = 0.25, force: bool = False
+) -> list[WorkerReply]:
+    """Ask every worker to load `version` (default: the registry's CURRENT; `previous`: the version live before
+    it), check it and swap it in; `force` passes the quality gate (a rollback always does).
 
     One reply per live worker, including those that did not answer in time. A worker that swaps the version
     in also makes it the registry's CURRENT, so workers started later serve it too."""
-    request_id = uuid.uuid4().hex
-    arguments = {"version": validate_version(version) if version else None, "request_id": request_id}
     live = live_workers(app)
+    if version == PREVIOUS:
+        resolved = resolve_previous(app, live)
+        if resolved.status != "resolved":
+            return [resolved.model_copy(update={"worker": name}) for name in live]
+        version, force = resolved.version, True
+    request_id = uuid.uuid4().hex
+    arguments = {"version": validate_version(version) if version else None, "request_id": request_id, "force": force}
     accepted = _gather(app, RELOAD_COMMAND, arguments, timeout=2.0, workers=live or None)
     results = {name: reply for name, reply in accepted.items() if reply.status != "accepted"}
     pending = sorted(name for name, reply in accepted.items() if reply.status == "accepted")
@@ -76,6 +87,16 @@ def reload_workers(app: Celery, version: str | None, timeout: float = 120.0, pol
     for name in [*pending, *(w for w in live if w not in accepted)]:
         results[name] = WorkerReply(worker=name, status="no_answer", reason="did not answer in time")
     return [results[name] for name in sorted(results)]
+
+
+def resolve_previous(app: Celery, live: list[str], timeout: float = 5.0) -> WorkerReply:
+    """The version live before CURRENT, as one worker reads it from the registry (status "resolved"), or a
+    refusal saying why there is none."""
+    for name in live:
+        reply = _gather(app, RESOLVE_COMMAND, {}, timeout, [name]).get(name)
+        if reply is not None:
+            return reply
+    return WorkerReply(worker="", status="no_answer", reason="no worker answered to find the previous version")
 
 
 def worker_status(app: Celery, timeout: float = 1.0) -> list[WorkerReply]:

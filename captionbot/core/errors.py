@@ -78,6 +78,18 @@ class TimedOut(CaptionError):
     default_message = "No captioner answered in time; please try again shortly."
 
 
+class Expired(CaptionError):
+    """The job's deadline (when its sender stops waiting) passed before a worker could start it: never computed."""
+
+    code = "expired"
+    default_message = "The captioner could not get to that image before the wait ran out; please send it again."
+
+
+class TooManyImages(ImageRejected):
+    code = "too_many_images"
+    default_message = "Only the first few images of a message are captioned; send the others in another message."
+
+
 class ServiceUnavailable(CaptionError):
     code = "service_unavailable"
     default_message = "The caption service cannot be reached right now; please try again shortly."

@@ -2,10 +2,19 @@
 
 Pillow only (no torch): the bots use it to refuse bad files and shrink good ones before a job is queued,
 the worker to decode what it receives.
+
+Memory is bounded for files made to hurt (a 220 KB PNG can decode to 7000×7000 RGBA, 196 MB): the pixel
+count is checked from the header before anything is decoded; decoding is reduced as early as the format
+allows (JPEG in draft mode, every other format reduced by a whole factor right after it is decoded, before
+alpha is composited or colours converted, so no full-size copy is ever made); and a process decodes on
+IMAGE_DECODES_AT_ONCE threads of its own, so a message of eight such files holds one full decode at a time
+(by default), not eight; the full-size pixels are freed on that thread before it takes the next file.
 """
 
 import io
+import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -18,11 +27,15 @@ from captionbot.core.errors import (
     ImageTooManyPixels,
     ImageUnsupported,
 )
+from captionbot.core.settings import get_settings
 
 FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
 MIME_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif", "image/bmp")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp")  # file names of the FORMATS
 _WHITE = (255, 255, 255)
+# Modes `Image.reduce` takes; palette, bilevel and 16-bit pictures are sampled down first (see `_reduced`).
+_REDUCIBLE = frozenset({"L", "LA", "PA", "La", "RGB", "RGBA", "RGBa", "I", "F", "CMYK", "YCbCr"})
+BAND_ROWS = 64  # output rows reduced at a time
 
 
 @dataclass(frozen=True)
@@ -110,20 +123,83 @@ def inspect_image(data: bytes, max_bytes: int, max_pixels: int) -> ImageInfo:
 def decode_image(data: bytes, max_bytes: int, max_pixels: int, min_side: int | None = None) -> Image.Image:
     """Decode to an upright RGB image: first frame, EXIF orientation applied, transparency on white.
 
-    With `min_side`, JPEGs are decoded in draft mode at the smallest scale whose sides still cover it.
+    With `min_side`, decoded as small as the format allows while both sides still cover it (or keep their
+    own length, where shorter): JPEGs in draft mode, other formats reduced by a whole factor.
     """
+    return _decode(data, max_bytes, max_pixels, min_side, by_longer=False)
+
+
+_decoders: list[ThreadPoolExecutor] = []
+_decoders_made = threading.Lock()
+
+
+def _decoder() -> ThreadPoolExecutor:
+    """The process's decoding threads, made at the first decode (under a lock: a burst of first decodes
+    would otherwise make a pool each)."""
+    with _decoders_made:
+        if not _decoders:
+            _decoders.append(ThreadPoolExecutor(get_settings().image_decodes_at_once, thread_name_prefix="decode"))
+        return _decoders[0]
+
+
+def _decode(data: bytes, max_bytes: int, max_pixels: int, side: int | None, *, by_longer: bool) -> Image.Image:
+    """`side` bounds the shorter side from below, or with `by_longer` the longer one (the aspect is kept).
+    The header is read on the caller's thread; the pixels on one of the process's decoding threads."""
     image = _open(data, max_bytes, max_pixels)
     try:
-        if min_side and image.format == "JPEG":
-            image.draft("RGB", (min_side, min_side))
-        image.seek(0)
-        image.load()
-        upright = ImageOps.exif_transpose(image)
-        return to_rgb(upright)
+        return _decoder().submit(_decode_pixels, image, side, by_longer).result()
     except (OSError, SyntaxError, ValueError, EOFError) as err:
         raise ImageCorrupt() from err
     finally:
         image.close()
+
+
+def _decode_pixels(image: Image.Image, side: int | None, by_longer: bool) -> Image.Image:
+    """Decode, reduce, then free the full-size pixels here, before this thread takes the next file."""
+    try:
+        if side and image.format == "JPEG":
+            factor = _factor(image.size, side, by_longer)
+            image.draft("RGB", (image.width // factor, image.height // factor))
+        image.seek(0)
+        image.load()
+        small = _reduced(image, _factor(image.size, side, by_longer) if side else 1)
+        if small is not image:
+            image.close()
+        return to_rgb(ImageOps.exif_transpose(small))
+    finally:
+        image.close()
+
+
+def _factor(size: tuple[int, int], side: int, by_longer: bool) -> int:
+    """The largest whole factor that keeps the bounding side at least `side`."""
+    return max(1, (max(size) if by_longer else min(size)) // side)
+
+
+def _reduced(image: Image.Image, factor: int) -> Image.Image:
+    """Shrink by a whole factor with a box filter (alpha-weighted), before any full-size copy. Palette,
+    bilevel and 16-bit pictures, which `reduce` does not take, are first sampled down (nearest) to about
+    twice the target and converted there."""
+    if factor < 2:
+        return image
+    if image.mode not in _REDUCIBLE:
+        step = factor // 2
+        if step > 1:
+            image = image.resize((image.width // step, image.height // step), Image.Resampling.NEAREST)
+            factor //= step
+        image = to_rgb(image)
+    return _reduce_in_bands(image, factor) if factor > 1 else image
+
+
+def _reduce_in_bands(image: Image.Image, factor: int) -> Image.Image:
+    """`Image.reduce` a band of rows at a time: it premultiplies alpha on a copy of what it is given, and a
+    copy of a band is small where a copy of the whole picture would double the decode."""
+    reduced = Image.new(image.mode, (image.width // factor, image.height // factor))
+    band = factor * BAND_ROWS
+    for top in range(0, reduced.height * factor, band):
+        rows = image.crop((0, top, reduced.width * factor, min(top + band, reduced.height * factor)))
+        reduced.paste(rows.reduce(factor), (0, top // factor))
+    reduced.info = dict(image.info)  # EXIF orientation travels with the pixels
+    return reduced
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -146,7 +222,7 @@ def shrink_for_job(data: bytes, max_bytes: int, max_pixels: int, side: int) -> b
 
     A 12 MP phone photo becomes a JPEG of a few hundred KB at most; the worker decodes it far faster.
     """
-    image = decode_image(data, max_bytes, max_pixels, min_side=side)
+    image = _decode(data, max_bytes, max_pixels, side, by_longer=True)
     if max(image.size) > side:
         image.thumbnail((side, side), Image.Resampling.BICUBIC)
     out = io.BytesIO()

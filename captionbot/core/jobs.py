@@ -72,6 +72,8 @@ class Job(BaseModel):
     mode: Mode = Mode.single
     options: Options = Options()
     submitted_at: float = Field(default_factory=time.time)
+    # Epoch seconds when the sender stops waiting: a worker never computes the job after it. None: no deadline.
+    deadline: float | None = None
 
     @field_validator("models")
     @classmethod
@@ -79,6 +81,10 @@ class Job(BaseModel):
         if not value or len(set(value)) != len(value):
             raise ValueError("name one model, or both for compare, each once")
         return value
+
+    def expired(self, margin_s: float = 0.0) -> bool:
+        """Whether the job cannot be answered before its deadline, `margin_s` from now."""
+        return self.deadline is not None and time.time() + margin_s >= self.deadline
 
     def wire(self) -> dict:
         """The JSON-ready form sent through the queue."""

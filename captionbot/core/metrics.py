@@ -1,6 +1,10 @@
-"""Prometheus metrics that the bots export (the worker's are in `captionbot.worker.metrics`)."""
+"""Prometheus metrics that the bots export (the worker's are in `captionbot.worker.metrics`), and the port they
+and the health checks are served on."""
 
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import Counter, Histogram
+
+from captionbot.core.health import Health, redis_check, serve_health
+from captionbot.core.settings import Settings
 
 BOT_REQUESTS = Counter(
     "captionbot_bot_requests_total", "Caption requests a bot handled, by outcome (ok or an error code)", ["outcome"]
@@ -12,7 +16,11 @@ BOT_LATENCY = Histogram(
 )
 
 
-def serve_metrics(port: int | None) -> None:
-    """Expose /metrics on `port` (all interfaces, for a Prometheus scraper); no-op without a port."""
+def serve_metrics(port: int | None, settings: Settings) -> Health:
+    """Expose /metrics and /healthz on `port` (all interfaces, for a Prometheus scraper and the container's
+    healthcheck); no port: nothing is served. The Health returned checks Redis; add the process's own checks."""
+    health = Health()
+    health.add("redis", redis_check(settings.redis_url.get_secret_value()))
     if port:
-        start_http_server(port)
+        serve_health(port, health)
+    return health

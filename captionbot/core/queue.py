@@ -2,20 +2,24 @@
 
 Senders never import the worker: `send_task` names the task. `caption` awaits the result from asyncio on the
 Redis result backend's own publish channel, so a bot's event loop is never blocked; `caption_sync` is the
-blocking twin for the command line.
+blocking twin for scripts. Every job carries the deadline its sender waits until, also as Celery's `expires`:
+no worker computes it after that.
 """
 
 import asyncio
 import logging
+import time
+from datetime import UTC, datetime
 
 import redis
 import redis.asyncio as aioredis
 from celery import Celery
+from celery.exceptions import TimeoutError as CeleryTimeoutError
 from kombu.exceptions import OperationalError
 
 from captionbot.core.admission import Admission
 from captionbot.core.celery_config import make_celery
-from captionbot.core.errors import CaptionError, ServiceUnavailable, TimedOut
+from captionbot.core.errors import CaptionError, Expired, ServiceUnavailable, TimedOut
 from captionbot.core.jobs import TASK_NAME, Job, JobResult
 from captionbot.core.settings import Settings
 
@@ -34,12 +38,14 @@ class CaptionQueue:
 
     def send(self, job: Job) -> None:
         """Put a job on the queue (blocking; a few ms). `ServiceUnavailable` when Redis cannot be reached."""
+        expires = datetime.fromtimestamp(job.deadline, UTC) if job.deadline is not None else None
         try:
             self.app.send_task(
                 TASK_NAME,
                 args=[job.wire()],
                 task_id=job.job_id,
                 queue=self.settings.queue_name,
+                expires=expires,
                 retry=True,
                 retry_policy=_SEND_RETRY,
             )
@@ -54,20 +60,26 @@ class CaptionQueue:
             raise ServiceUnavailable() from err
 
     async def caption(self, job: Job, timeout: float | None = None) -> JobResult:
-        """Send a job and await its result without blocking the event loop; `Busy` beyond QUEUE_MAX_DEPTH."""
+        """Send a job and await its result without blocking the event loop. `Busy` beyond QUEUE_MAX_DEPTH or
+        when the workers' pace says it would not be answered within `timeout` (default JOB_TIMEOUT_S)."""
         timeout = self.settings.job_timeout_s if timeout is None else timeout
+        job = with_deadline(job, timeout)
         waiter, admission = self._parts()
         try:
-            await admission.admit(job.job_id)
+            await admission.admit(job.job_id, timeout)
         except (redis.RedisError, OSError) as err:
             raise ServiceUnavailable() from err
         async with waiter.watch(job.job_id) as result:
             await asyncio.to_thread(self.send, job)
             try:
-                meta = await asyncio.wait_for(result, timeout)
+                meta = await asyncio.wait_for(result, max(0.0, job.deadline - time.time()))
             except asyncio.TimeoutError as err:
                 raise TimedOut() from err
         return _job_result(job.job_id, meta)
+
+    async def depth(self) -> int:
+        """Jobs waiting for a worker or in flight, as admission counts them."""
+        return await self._parts()[1].depth()
 
     def _parts(self) -> "tuple[_ResultWaiter, Admission]":
         if self._client is None:
@@ -81,12 +93,14 @@ class CaptionQueue:
         return self._waiter, self._admission
 
     def caption_sync(self, job: Job, timeout: float | None = None) -> JobResult:
+        """Send a job and block until its result (no admission check): `TimedOut` after `timeout` seconds."""
         timeout = self.settings.job_timeout_s if timeout is None else timeout
+        job = with_deadline(job, timeout)
         self.send(job)
         async_result = self.app.AsyncResult(job.job_id)
         try:
             async_result.get(timeout=timeout, propagate=False, interval=0.05)
-        except TimeoutError as err:
+        except CeleryTimeoutError as err:
             raise TimedOut() from err
         except (OperationalError, redis.RedisError, OSError) as err:
             raise ServiceUnavailable() from err
@@ -99,7 +113,14 @@ class CaptionQueue:
             self._client = self._waiter = self._admission = None
 
 
+def with_deadline(job: Job, timeout: float) -> Job:
+    """The job stamped with when its sender stops waiting (kept if it has one already)."""
+    return job if job.deadline is not None else job.model_copy(update={"deadline": time.time() + timeout})
+
+
 def _job_result(job_id: str, meta: dict) -> JobResult:
+    if meta.get("status") == "REVOKED":  # Celery discarded it on arrival: its `expires` had passed
+        return JobResult.failed(job_id, Expired())
     if meta.get("status") != "SUCCESS" or not isinstance(meta.get("result"), dict):
         log.error("job %s ended in state %s", job_id, meta.get("status"))
         return JobResult.failed(job_id, CaptionError())
@@ -158,7 +179,7 @@ class _ResultWaiter:
             try:
                 message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
             except (redis.RedisError, OSError) as err:
-                self._fail_all(err)
+                await self._fail_all(err)
                 return
             if message is None:
                 continue
@@ -167,12 +188,15 @@ class _ResultWaiter:
             if future is not None and not future.done():
                 future.set_result(message["data"])
 
-    def _fail_all(self, err: Exception) -> None:
+    async def _fail_all(self, err: Exception) -> None:
         for future in self._futures.values():
             if not future.done():
                 future.set_exception(ServiceUnavailable())
         log.warning("lost the result channel: %s", type(err).__name__)
-        self._pubsub = self._client.pubsub()
+        async with self._commands:
+            # Close the broken one, or its connection is never handed back to the pool.
+            broken, self._pubsub = self._pubsub, self._client.pubsub()
+            await broken.aclose()
 
     async def aclose(self) -> None:
         if self._reader is not None:

@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     # Models
     pretrained_model: str = "Salesforce/blip-image-captioning-base"
     finetuned_model: str | None = None
-    model_dir: Path = Path("models")
+    model_dir: str = "models"  # a folder, or s3://bucket/prefix on S3-compatible storage
     device: str = "auto"
     cpu_int8: bool = False
     worker_concurrency: int = Field(16, ge=1)
@@ -44,11 +44,16 @@ class Settings(BaseSettings):
     batch_max_wait_ms: float = Field(10.0, ge=0)
     reload_on_publish: bool = False
     caption_prompt: str = Field(BLIP_PROMPT, max_length=MAX_PROMPT_CHARS)  # for models that record none
+    model_cache_dir: Path = Path("model-cache")
+    model_cache_keep: int = Field(3, ge=1)
+    quality_gate_margin: float = Field(0.02, ge=0)
 
     # Images
     max_image_bytes: int = Field(25 * 1024 * 1024, ge=1024)
     max_image_pixels: int = Field(50_000_000, ge=10_000)
     job_image_side: int = Field(768, ge=64)
+    image_decodes_at_once: int = Field(1, ge=1)
+    max_images_per_message: int = Field(4, ge=1)
 
     # Discord
     discord_token: SecretStr | None = None
@@ -72,10 +77,30 @@ class Settings(BaseSettings):
 
     # Both bots
     command_cooldown_s: float = Field(5.0, ge=0)
-    fetch_allow_private: bool = False  # only for local test servers: lets downloads reach loopback addresses
+    fetch_loopback_for_tests: bool = False  # test suites only: downloads may use plain http to loopback servers
 
     # Metrics
     metrics_port: int | None = None
+
+    # Feedback (votes and better captions on the bots' replies): off unless a server or channel is listed
+    data_dir: Path = Path("data")
+    feedback_db_url: SecretStr | None = None  # None: SQLite in DATA_DIR; postgresql+psycopg://… for several hosts
+    feedback_user_key: SecretStr | None = None  # the key of the users' hashes; required where feedback is on
+    feedback_discord_servers: IdList = []
+    feedback_discord_channels: IdList = []
+    feedback_slack_workspaces: IdList = []
+    feedback_slack_channels: IdList = []
+    feedback_vote_window_h: int = Field(24, ge=1)
+    feedback_retention_days: int = Field(365, ge=1)
+
+    # HTTP API (`captionbot api`)
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8000, ge=1, le=65535)
+    api_keys_file: Path = Path("data/api_keys.json")
+    api_rate_per_minute: int = Field(60, ge=1)
+    api_worker_probe_s: float = Field(5.0, gt=0)
+    # Only for a network where everyone may caption: the API and its web page then take requests without a key.
+    api_open_on_trusted_network: bool = False
 
     @field_validator("caption_prompt", mode="before")
     @classmethod
@@ -92,6 +117,10 @@ class Settings(BaseSettings):
         "slack_auto_caption_channels",
         "discord_cdn_hosts",
         "slack_file_hosts",
+        "feedback_discord_servers",
+        "feedback_discord_channels",
+        "feedback_slack_workspaces",
+        "feedback_slack_channels",
         mode="before",
     )
     @classmethod

@@ -134,7 +134,12 @@ def add_publish_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--version", help="version name (default: the run folder's name and the time)")
     parser.add_argument("--activate", action="store_true",
                         help="make it the live version (CURRENT); workers reload when RELOAD_ON_PUBLISH is set")
-    parser.add_argument("--model-dir", type=Path, help="registry root (default: MODEL_DIR)")
+    parser.add_argument("--test-scores", type=Path, metavar="FILE",
+                        help="record test-split scores with the version: the JSON `captionbot evaluate --split test "
+                             "--json` prints; the quality gate compares their CIDEr")
+    parser.add_argument("--force", action="store_true",
+                        help="with --activate: make it live even if its CIDEr is below the live version's")
+    parser.add_argument("--model-dir", help="registry root, a folder or s3://bucket/prefix (default: MODEL_DIR)")
 
 
 def add_check_data_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,21 +1,35 @@
 """`captionbot publish RUN_DIR/best`: copy a trained model into the registry as a new version.
 
-The registry (`captionbot.core.registry`) copies it in under a temporary name and renames it into place;
-`--activate` then points CURRENT at it and, when RELOAD_ON_PUBLISH is set, asks the workers to reload.
-Resumable state (trainer_state.pt) stays behind: a version holds what serving needs, its metrics and the
-training config that made it.
+The registry (`captionbot.core.registry`, a folder or s3://) takes every file and then the manifest, so a
+version exists only once it is whole. `--activate` first checks the model exactly as a worker does at a reload
+(`captionbot check-model`, in its own process: training never imports the worker) and applies the quality gate
+against the live version (unless `--force`); a refusal publishes nothing. `--test-scores FILE` records the test
+split's scores (`captionbot evaluate --split test --json`) in the version's metrics.json, for the gate. It then points CURRENT at the new
+version and, when RELOAD_ON_PUBLISH is set, asks the workers to reload. Resumable state (trainer_state.pt) stays
+behind: a version holds what serving needs, its metrics and the training config that made it.
 """
 
 import argparse
 import json
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
 from captionbot.core.decoding import DecodingError, recorded_decoding
-from captionbot.core.registry import METRICS_FILE, TRAINING_CONFIG_FILE, Registry, validate_version
+from captionbot.core.registry import (
+    METRICS_FILE,
+    TRAINING_CONFIG_FILE,
+    Registry,
+    RegistryError,
+    gate_refusal,
+    read_json,
+    validate_new_version,
+)
 from captionbot.core.settings import get_settings
 from captionbot.training.checkpoint import BEST, TRAINER_STATE
 from captionbot.training.options import add_publish_arguments
@@ -70,31 +84,70 @@ def default_version(source: Path) -> str:
     return f"{safe[:40]}-{datetime.now():%Y%m%d-%H%M%S}"
 
 
-def publish(source: Path, model_dir: Path, version: str | None = None, activate: bool = False) -> Path:
-    """Add `source` to the registry as `version` (atomically) and, with `activate`, make it CURRENT."""
+def publish(source: Path, model_dir: str | Path, version: str | None = None, activate: bool = False,
+            force: bool = False, margin: float = 0.0, test_scores: Path | None = None) -> str:
+    """Add `source` to the registry as `version` (with `test_scores` recorded in its metrics) and, with
+    `activate`, make it CURRENT once it passed the worker's check and (unless `force`) the quality gate.
+    Returns the version's name."""
     source = Path(source)
     check_model_folder(source)
-    version = validate_version(version or default_version(source))
+    version = validate_new_version(version or default_version(source))
     registry = Registry(model_dir)
-    if (source / TRAINER_STATE).exists():
-        with tempfile.TemporaryDirectory(prefix=".publish.") as staging:
-            served = Path(staging) / version
-            shutil.copytree(source, served, ignore=shutil.ignore_patterns(TRAINER_STATE))
-            target = registry.add_version(served, version)
-    else:
-        target = registry.add_version(source, version)
+    with tempfile.TemporaryDirectory(prefix=".publish.") as staging:
+        if test_scores is not None:
+            source = with_test_scores(source, Path(staging) / version, test_scores)
+        if activate:
+            check_activation(registry, source, version, force, margin)
+        registry.add_version(source, version, exclude=(TRAINER_STATE,))
     if activate:
         registry.set_current(version)
-    return target
+    return version
 
 
-def reload_workers_now(version: str) -> int:
-    """Ask every worker to load `version`; print each reply. 0 when all took it."""
+def with_test_scores(source: Path, staging: Path, scores_file: Path) -> Path:
+    """A copy of `source` (hard links where the file system allows) whose metrics.json also records the test
+    split's scores under "test"; the run folder itself is left as it was."""
+    try:
+        scores = json.loads(scores_file.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise PublishError(f"{scores_file} is not the JSON `captionbot evaluate --json` prints ({err}).") from err
+    if not isinstance(scores, dict) or not isinstance(scores.get("CIDEr"), int | float):
+        raise PublishError(f"{scores_file} has no CIDEr; pass what `captionbot evaluate --split test --json` prints.")
+    shutil.copytree(source, staging, ignore=shutil.ignore_patterns(TRAINER_STATE), copy_function=_link_or_copy)
+    metrics = read_json(source / METRICS_FILE)
+    (staging / METRICS_FILE).unlink()
+    (staging / METRICS_FILE).write_text(json.dumps({**metrics, "test": scores}, indent=2) + "\n", encoding="utf-8")
+    return staging
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def check_activation(registry: Registry, source: Path, version: str, force: bool, margin: float) -> None:
+    """`PublishError` when a worker would refuse the model, or the gate holds it back against CURRENT."""
+    live = registry.current()
+    reason = None if force else gate_refusal(version, read_json(source / METRICS_FILE), live,
+                                             registry.metrics(live) if live else {}, margin)
+    if reason:
+        raise PublishError(f"Nothing published: {reason}.")
+    checked = subprocess.run([sys.executable, "-m", "captionbot", "check-model", str(source)],
+                             capture_output=True, text=True)
+    if checked.returncode != 0:
+        said = checked.stderr.strip().splitlines()[-1:] or [f"exit status {checked.returncode}"]
+        raise PublishError(f"Nothing published: the workers would refuse {source} ({said[0]}).")
+
+
+def reload_workers_now(version: str, force: bool = False) -> int:
+    """Ask every worker to load `version` (past the gate with `force`); print each reply. 0 when all took it."""
     from captionbot.core.celery_config import make_celery
     from captionbot.core.control import reload_workers
 
     try:
-        replies = reload_workers(make_celery(get_settings()), version, timeout=RELOAD_TIMEOUT_S)
+        replies = reload_workers(make_celery(get_settings()), version, timeout=RELOAD_TIMEOUT_S, force=force)
     except Exception as err:  # the broker down, or any transport failure: the publish itself stands
         print(f"Could not reach the workers ({err}); they load {version} when they start, "
               f"or run `captionbot reload {version}`.")
@@ -110,15 +163,19 @@ def reload_workers_now(version: str) -> int:
 def run(args: argparse.Namespace) -> int:
     settings = get_settings()
     model_dir = args.model_dir or settings.model_dir
-    target = publish(args.source, model_dir, args.version, args.activate)
-    metrics = json.loads((target / METRICS_FILE).read_text(encoding="utf-8"))
+    try:
+        version = publish(args.source, model_dir, args.version, args.activate, args.force,
+                          settings.quality_gate_margin, args.test_scores)
+    except RegistryError as err:
+        raise PublishError(f"{err.message}; nothing was made live.") from err
+    metrics = read_json(Path(args.source) / METRICS_FILE)
     summary = ", ".join(f"{key} {metrics[key]:.4f}" for key in ("BLEU-4", "CIDEr") if key in metrics)
-    prompt = recorded_decoding(target).decoding.prompt
-    print(f"Published {target.name} to {target}" + (f" ({metrics.get('split', 'val')} {summary})" if summary else "")
+    prompt = recorded_decoding(Path(args.source)).decoding.prompt
+    print(f"Published {version} to {model_dir}" + (f" ({metrics.get('split', 'val')} {summary})" if summary else "")
           + f"; it decodes from the prompt {prompt!r}")
     if not args.activate:
         return 0
-    print(f"{target.name} is now CURRENT.")
+    print(f"{version} is now CURRENT.")
     if settings.reload_on_publish:
-        return reload_workers_now(target.name)
+        return reload_workers_now(version, args.force)
     return 0

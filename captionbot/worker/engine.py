@@ -82,6 +82,9 @@ class CaptionEngine:
         metrics.JOBS.labels("ok").inc()
         return JobResult(job_id=job.job_id, results=results)
 
+    def batching_alive(self) -> bool:
+        return self._batcher.alive
+
     def close(self) -> None:
         self._batcher.close()
 
@@ -92,7 +95,7 @@ class CaptionEngine:
         picture = model_picture(job.image, loaded.spec, self.settings.max_image_bytes, self.settings.max_image_pixels)
         beams = loaded.decoding.beams if len(job.models) > 1 else job.options.beams
         key = (name, job.mode, job.options) if job.mode == Mode.variations else (name, job.mode, beams, job.options.max_words)
-        return self._batcher.submit(key, Work(picture, job.options, beams))
+        return self._batcher.submit(key, Work(picture, job.options, beams), deadline=job.deadline)
 
     @staticmethod
     def _result(job: Job, outcome: ModelCaptions) -> ModelResult:

@@ -24,9 +24,17 @@ def decode(loaded: LoadedModel, tokens: torch.Tensor, max_words: int) -> list[st
     return [tidy(text, max_words) for text in texts(loaded.tokenizer, tokens)]
 
 
+def token_budget(loaded: LoadedModel, max_words: int) -> int:
+    """The decoding's max_length for `max_words`, within the decoder's positions: the whole sequence ([DEC],
+    prompt, caption) must fit, or a small checkpoint would fail on a long `max_words` with an index error."""
+    positions = loaded.model.config.text_config.max_position_embeddings
+    return min(loaded.decoding.max_length_for(max_words), positions)
+
+
 def token_limits(loaded: LoadedModel, max_words: int) -> dict[str, int]:
     """min_length / max_length for `generate`, counted as BLIP counts them: [DEC] and the prompt included."""
-    return {"min_length": loaded.decoding.min_length, "max_length": loaded.decoding.max_length_for(max_words)}
+    max_length = token_budget(loaded, max_words)
+    return {"min_length": min(loaded.decoding.min_length, max_length), "max_length": max_length}
 
 
 class RowTemperature(LogitsProcessor):

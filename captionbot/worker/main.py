@@ -18,6 +18,7 @@ def run_worker(name: str, concurrency: int | None, loglevel: str, metrics_port: 
     settings = get_settings()
     from captionbot.worker import broker_guard
     from captionbot.worker.app import app, service
+    from captionbot.worker.health import add_worker_checks
     from captionbot.worker.startup import build_engine
     from captionbot.worker.swap import Swapper
 
@@ -28,12 +29,13 @@ def run_worker(name: str, concurrency: int | None, loglevel: str, metrics_port: 
         return 1
     service.swapper = Swapper(service.engine, settings)
     broker_guard.install()
-    serve_metrics(metrics_port or settings.metrics_port)
+    add_worker_checks(serve_metrics(metrics_port or settings.metrics_port, settings), service.engine, settings)
+    app.conf.worker_concurrency = concurrency or settings.worker_concurrency  # the tasks publish it with their pace
     app.worker_main(
         [
             "worker",
             "--pool=threads",
-            f"--concurrency={concurrency or settings.worker_concurrency}",
+            f"--concurrency={app.conf.worker_concurrency}",
             f"--queues={settings.queue_name}",
             f"--hostname={name}",
             f"--loglevel={loglevel}",

@@ -1,4 +1,4 @@
-"""Prometheus metrics of a worker: jobs by status, queue wait, compute time, batch size, live versions."""
+"""Prometheus metrics of a worker: jobs by status, expired jobs, queue wait, compute time, batch size, live versions."""
 
 from prometheus_client import Counter, Histogram, Info
 
@@ -13,6 +13,12 @@ COMPUTE = Histogram(
     "Compute time of one batch, by model and mode",
     ["model", "mode"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16),
+)
+EXPIRED = Counter(
+    "captionbot_jobs_expired_total",
+    "Jobs answered `expired` without being computed, by where their deadline was found passed "
+    "(delivery: on arrival; start: as a thread took it; batch: just before its batch ran)",
+    ["stage"],
 )
 BATCH_SIZE = Histogram("captionbot_batch_size", "Jobs per batch", buckets=(1, 2, 4, 8, 16, 32, 64))
 MODEL = Info("captionbot_model", "The version each model serves", ["model"])

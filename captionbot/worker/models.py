@@ -12,7 +12,6 @@ from transformers import AutoProcessor, BlipForConditionalGeneration
 from captionbot.blip.decoding import PromptError, prompt_ids
 from captionbot.core.decoding import BLIP_PROMPT, Decoding, DecodingError, recorded_decoding
 from captionbot.core.pixels import ImageSpec
-from captionbot.core.registry import Registry
 from captionbot.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -47,20 +46,6 @@ def pretrained_source(settings: Settings) -> ModelSource:
     location = settings.pretrained_model
     path = Path(location)
     return ModelSource(location, path.name if path.is_dir() else location, settings.caption_prompt)
-
-
-def finetuned_source(settings: Settings) -> ModelSource | None:
-    """`FINETUNED_MODEL` as a registry version or a folder; else the registry's CURRENT; else none."""
-    registry = Registry(settings.model_dir)
-    wanted = settings.finetuned_model
-    if wanted:
-        if Path(wanted).is_dir():
-            return ModelSource(wanted, Path(wanted).resolve().name, settings.caption_prompt)
-        return ModelSource(str(registry.version_path(wanted)), wanted, settings.caption_prompt)
-    current = registry.current()
-    if current:
-        return ModelSource(str(registry.version_path(current)), current, settings.caption_prompt)
-    return None
 
 
 def load_model(

@@ -10,7 +10,7 @@ import pytest
 from captionbot.bot import messages
 from captionbot.core.registry import Registry
 from tests.bot.discord import payloads as p
-from tests.bot.discord.harness import TOKEN, Harness, async_test, image_bytes, running_bot
+from tests.bot.discord.harness import TOKEN, Harness, async_test, image_bytes, noise_png, running_bot
 from tests.fixtures.models import make_tiny_checkpoint
 from tests.fixtures.services import WorkerProcess, service_env, settings_from
 
@@ -117,6 +117,49 @@ async def test_the_context_menu_captions_the_images_of_a_message(worker):
     assert embed["title"] == f"{messages.CAPTION_TITLE} · cat.png" and fields(embed)["Model"] == "Fine-tuned · v1"
     (attachment,) = answer.body["attachments"]
     assert attachment["description"] == embed["description"] and answer.uploads[0].filename == "cat.png"
+
+
+@async_test
+async def test_the_context_menu_shows_captions_to_the_channel_and_a_failed_image_to_the_user_alone(worker):
+    async with running_bot(worker.settings) as h:
+        target = h.message(
+            h.person(),
+            attachments=[
+                h.attachment(image_bytes((90, 30, 160)), "cat.png", ephemeral=False),
+                h.attachment(b"<!doctype html><html></html>", "fake.png", ephemeral=False),
+            ],
+        )
+        interaction = await h.context_menu(h.person("zoe"), target)
+        public, private = await h.answers(interaction, 2)
+    assert not public.ephemeral and [e["title"] for e in public.body["embeds"]] == [
+        f"{messages.CAPTION_TITLE} · image 1 of 2 · cat.png"
+    ]
+    assert private.ephemeral and [e["title"] for e in private.body["embeds"]] == [
+        f"{messages.DISCORD_FAILED_TITLE} · image 2 of 2 · fake.png"
+    ]
+
+
+@async_test
+async def test_alt_text_reposts_of_large_photos_stay_inside_what_one_message_may_carry(worker):
+    """Three 9.5 MB photos: each under the 10 MiB a file may be, together over the 25 MiB of one message, where
+    Discord (and the fake) answer 413. The reply goes through, every image with its alt text."""
+    photos = [noise_png(1780) for _ in range(3)]
+    async with running_bot(worker.settings, discord_alt_text=True) as h:
+        files = [h.attachment(data, f"p{i}.png", ephemeral=False) for i, data in enumerate(photos)]
+        message = await h.post(h.person(), channel=h.fake.auto_channel, attachments=files)
+        reply = await h.reply_to(message)
+        (kept,) = [m for m in h.fake.messages if m.channel_id == h.fake.auto_channel["id"]]
+    assert sum(map(len, photos)) > 25 * 1024 * 1024
+    assert reply.size <= 25 * 1024 * 1024 and len(reply.uploads) == 3
+    assert [a["description"] for a in kept.body["attachments"]] == [e["description"] for e in kept.body["embeds"]]
+
+
+@async_test
+async def test_a_spoiler_image_gets_its_caption_in_spoiler_marks(worker):
+    async with running_bot(worker.settings) as h:
+        attachment = h.attachment(image_bytes(), "SPOILER_ending.png")
+        embed = the_embed(await h.answer(await h.slash(h.person(), "caption", {"image": attachment})))
+    assert embed["description"].startswith("||") and embed["description"].endswith("||")
 
 
 @pytest.fixture(scope="module")

@@ -131,3 +131,21 @@ def test_a_worker_started_after_the_reload_serves_the_new_version(app, swap_work
         assert statuses[late.name] == "v2" and statuses[swap_worker.name] == "v2"
     finally:
         late.stop()
+
+
+def test_a_restarted_worker_checks_current_as_a_reload_does(app, swap_worker, swap_values, tmp_path):
+    """CURRENT naming a version that a reload refuses (as an unchecked publish could once leave it): a worker
+    started after that refuses it too and serves the version live before it."""
+    registry = Registry(swap_worker.settings.model_dir)
+    assert reload_to(app, "v2").status in ("ok", "unchanged")
+    assert reload_to(app, "v1").status == "ok"
+    assert reload_to(app, "wrong-config").status == "refused"
+    registry.set_current("wrong-config")
+    late = WorkerProcess(settings_from(swap_values), service_env(swap_values), tmp_path / "late.log")
+    try:
+        late.start()
+        assert {reply.worker: reply.version for reply in worker_status(app)}[late.name] == "v1"
+        assert "refused finetuned wrong-config at start" in late.log_text()
+    finally:
+        late.stop()
+        registry.set_current("v1")

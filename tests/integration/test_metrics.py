@@ -54,7 +54,7 @@ def test_a_bot_exports_its_requests_and_latency(worker):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    serve_metrics(port)
+    serve_metrics(port, worker.settings)
     before = scrape(port)
 
     def count(metrics, outcome):

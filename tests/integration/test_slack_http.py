@@ -75,7 +75,7 @@ def test_captionbot_slack_http_serves_until_sigterm_and_logs_no_secret(worker, t
                 "SLACK_API_URL": slack.api_url,
                 "SLACK_FILE_HOSTS": "127.0.0.1,localhost",
                 "SLACK_AUTO_CAPTION_CHANNELS": AUTO_CHANNEL,
-                "FETCH_ALLOW_PRIVATE": "true",
+                "FETCH_LOOPBACK_FOR_TESTS": "true",
             }
             command = [sys.executable, "-m", "captionbot", "-v", "slack", "--http", "--port", str(port)]
             bot = await asyncio.create_subprocess_exec(*command, env=env, cwd=tmp_path, stderr=asyncio.subprocess.PIPE)

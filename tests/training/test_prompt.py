@@ -16,7 +16,9 @@ from captionbot.core.registry import Registry
 from captionbot.core.settings import Settings
 from captionbot.training.train import main
 from captionbot.worker.engine import CaptionEngine
-from captionbot.worker.models import ModelLoadError, ModelSource, finetuned_source, load_model, pretrained_source
+from captionbot.worker.candidate import load_folder, prepare_version
+from captionbot.worker.models import ModelLoadError, ModelSource, load_model, pretrained_source
+from captionbot.worker.startup import load_finetuned
 from captionbot.worker.swap import Swapper
 from tests.training.conftest import TINY_RUN_FLAGS
 
@@ -71,9 +73,8 @@ def test_a_served_caption_starts_after_the_prompt_and_never_shows_it(tiny_run: P
 def test_a_version_is_served_with_its_recorded_prompt_whatever_caption_prompt_says(
         request, caplog, run: str, caption_prompt: str, served: str) -> None:
     best = request.getfixturevalue(run) / "best"
-    source = finetuned_source(settings(finetuned_model=str(best), caption_prompt=caption_prompt))
     with caplog.at_level(logging.WARNING, logger="captionbot.worker.models"):
-        loaded = load_model("finetuned", source, torch.device("cpu"), torch.float32)
+        loaded = load_folder(str(best), settings(caption_prompt=caption_prompt))
     assert loaded.decoding.prompt == served
     pieces = loaded.tokenizer(served, add_special_tokens=False).input_ids if served else []
     assert loaded.prompt == [loaded.model.config.text_config.bos_token_id, *pieces]
@@ -88,7 +89,7 @@ def test_the_pretrained_model_decodes_from_caption_prompt(tiny_checkpoint: Path)
 
 @pytest.mark.parametrize(("decoding", "reason"), [({"prompt": "a ☃ of "}, "does not know"),
                                                    ({"prompt": PROMPT, "beams": 0}, "beams")])
-def test_a_version_whose_decoding_cannot_be_served_is_refused_by_the_swap(
+def test_a_version_whose_decoding_cannot_be_served_is_refused_by_the_swap_and_the_candidate_check(
         tiny_run: Path, tmp_path: Path, decoding: dict, reason: str) -> None:
     registry = Registry(tmp_path)
     for version in ("good", "bad"):
@@ -98,12 +99,14 @@ def test_a_version_whose_decoding_cannot_be_served_is_refused_by_the_swap(
     config_file.write_text(json.dumps({**config, "decoding": {**config["decoding"], **decoding}}))
     registry.set_current("good")
     values = settings(model_dir=str(tmp_path))
-    live = load_model("finetuned", finetuned_source(values), torch.device("cpu"), torch.float32)
+    live = load_finetuned(values)
     engine = CaptionEngine(values, {"finetuned": live, "pretrained": None})
     try:
         outcome = Swapper(engine, values).reload("bad")
         assert outcome["status"] == "refused" and reason in outcome["reason"]
         assert engine.model("finetuned") is live and registry.current() == "good"
+        with pytest.raises(ModelLoadError, match=reason):
+            prepare_version(registry, values, "bad")
         with pytest.raises(ModelLoadError, match=reason):
             load_model("finetuned", ModelSource(str(registry.version_path("bad")), "bad"), torch.device("cpu"),
                        torch.float32)

@@ -1,5 +1,7 @@
-"""Publishing into the registry: whole versions only, with metrics and config, CURRENT on --activate."""
+"""Publishing into the registry (a folder, or S3 through moto's server): whole versions only, with metrics and
+config; --activate checks the model as a worker does and holds to the quality gate before CURRENT moves."""
 
+import json
 import shutil
 from pathlib import Path
 
@@ -18,13 +20,13 @@ def test_publish_copies_best_with_metrics_and_config_and_activates(tiny_run: Pat
     registry = Registry(tmp_path)
     assert registry.current() == "shapes-1"
     version = registry.version_path("shapes-1")
-    assert {p.name for p in version.iterdir()} == {p.name for p in (tiny_run / "best").iterdir()}
+    assert {p.name for p in version.iterdir()} == {p.name for p in (tiny_run / "best").iterdir()} | {"manifest.json"}
     assert registry.versions()[0].metrics["CIDEr"] >= 0
     assert "shapes-1 is now CURRENT" in capsys.readouterr().out
 
 
 def test_publish_leaves_resumable_state_behind(tiny_run: Path, tmp_path: Path) -> None:
-    target = publish(tiny_run / "checkpoint-epoch-0003", tmp_path, "epoch-3")
+    target = Registry(tmp_path).versions_dir / publish(tiny_run / "checkpoint-epoch-0003", tmp_path, "epoch-3")
     assert (tiny_run / "checkpoint-epoch-0003" / TRAINER_STATE).is_file()
     assert not (target / TRAINER_STATE).exists()
     assert (target / "model.safetensors").is_file()
@@ -32,15 +34,16 @@ def test_publish_leaves_resumable_state_behind(tiny_run: Path, tmp_path: Path) -
 
 
 def test_a_failed_copy_leaves_no_version(tiny_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real_copytree = shutil.copytree
+    real_copy = shutil.copy2
 
-    def copy_part_then_fail(source, target, **kwargs):
-        real_copytree(source, target, ignore=shutil.ignore_patterns("*.safetensors"), dirs_exist_ok=True)
-        raise OSError("No space left on device")
+    def copy_until_the_weights(source, target, **kwargs):
+        if str(source).endswith(".safetensors"):
+            raise OSError("No space left on device")
+        return real_copy(source, target, **kwargs)
 
-    monkeypatch.setattr(shutil, "copytree", copy_part_then_fail)
+    monkeypatch.setattr(shutil, "copy2", copy_until_the_weights)
     with pytest.raises(OSError):
-        publish(tiny_run / "best", tmp_path, "broken", activate=True)
+        publish(tiny_run / "best", tmp_path, "broken")
     registry = Registry(tmp_path)
     assert registry.names() == [] and registry.current() is None
     assert not (registry.versions_dir / "broken").exists()
@@ -68,7 +71,7 @@ def test_activate_asks_the_workers_to_reload_when_configured(tiny_run: Path, tmp
                                                              monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     calls = []
 
-    def reload_workers(app, version, timeout):
+    def reload_workers(app, version, timeout, force):
         calls.append(version)
         return [WorkerReply(worker="w1@host", status="ok", version=version, load_s=0.4)]
 
@@ -83,3 +86,39 @@ def test_activate_asks_the_workers_to_reload_when_configured(tiny_run: Path, tmp
     assert calls == ["live"]
     assert "w1@host: now serves live" in capsys.readouterr().out
     assert Registry(tmp_path).current() == "live"
+
+
+def with_test_cider(source: Path, target: Path, cider: float) -> Path:
+    shutil.copytree(source, target)
+    metrics = json.loads((target / "metrics.json").read_text())
+    (target / "metrics.json").write_text(json.dumps({**metrics, "test": {"CIDEr": cider}}))
+    return target
+
+
+def test_publish_to_s3_and_the_quality_gate_on_activate(tiny_run: Path, tmp_path: Path, s3_registry_url: str) -> None:
+    good = with_test_cider(tiny_run / "best", tmp_path / "good", 0.61)
+    assert main([str(good), "--version", "good", "--activate", "--model-dir", s3_registry_url]) == 0
+    registry = Registry(s3_registry_url)
+    assert registry.current() == "good" and registry.manifest("good").files
+    scores = tmp_path / "test-scores.json"  # what `captionbot evaluate --split test --json` prints
+    scores.write_text(json.dumps({"BLEU-4": 0.2, "CIDEr": 0.40}))
+    worse = [str(tiny_run / "best"), "--version", "worse", "--test-scores", str(scores), "--activate", "--model-dir", s3_registry_url]
+    with pytest.raises(PublishError) as refused:
+        main(worse)
+    assert "test CIDEr 0.400" in str(refused.value) and "good's 0.610" in str(refused.value) and "--force" in str(refused.value)
+    assert registry.names() == ["good"] and registry.current() == "good"  # nothing published, nothing moved
+    assert main([*worse, "--force"]) == 0
+    assert registry.current() == "worse" and registry.previous() == "good"
+    assert registry.metrics("worse")["test"] == {"BLEU-4": 0.2, "CIDEr": 0.40}
+    assert "test" not in json.loads((tiny_run / "best" / "metrics.json").read_text())  # the run is left as it was
+
+
+def test_activate_refuses_what_a_worker_would_refuse(tiny_run: Path, tmp_path: Path) -> None:
+    mismatched = tmp_path / "mismatched"
+    shutil.copytree(tiny_run / "best", mismatched)
+    processor = json.loads((mismatched / "processor_config.json").read_text())
+    processor["image_processor"]["size"] = {"height": 8, "width": 8}
+    (mismatched / "processor_config.json").write_text(json.dumps(processor))
+    with pytest.raises(PublishError, match="the workers would refuse .*processor resizes to 8 px"):
+        main([str(mismatched), "--version", "bad", "--activate", "--model-dir", str(tmp_path / "models")])
+    assert Registry(tmp_path / "models").names() == [] and Registry(tmp_path / "models").current() is None

@@ -2,7 +2,6 @@
 
 import logging
 
-import aiohttp
 import discord
 from discord.ext import commands
 
@@ -10,8 +9,11 @@ from captionbot.bot.discord.captioner import Captioner
 from captionbot.bot.discord.cogs.admin import Admin
 from captionbot.bot.discord.cogs.auto_caption import AutoCaption
 from captionbot.bot.discord.cogs.caption_commands import CaptionCommands
+from captionbot.bot.discord.cogs.feedback import Feedback
 from captionbot.bot.discord.ids import DiscordIds
+from captionbot.bot.discord.inflight import InFlight
 from captionbot.bot.discord.tree import CaptionTree
+from captionbot.bot.fetch import Fetcher
 from captionbot.bot.service import CaptionService
 from captionbot.core.settings import Settings
 
@@ -20,7 +22,7 @@ log = logging.getLogger(__name__)
 
 class CaptionBot(commands.Bot):
     def __init__(
-        self, settings: Settings, service: CaptionService, session: aiohttp.ClientSession, *, message_content: bool
+        self, settings: Settings, service: CaptionService, fetcher: Fetcher, *, message_content: bool
     ) -> None:
         """`message_content`: ask Discord for the privileged intent that auto-caption channels need."""
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False  # no voice here: no warning about it
@@ -36,12 +38,14 @@ class CaptionBot(commands.Bot):
         self.settings = settings
         self.service = service
         self.ids = DiscordIds.from_settings(settings)
-        self.captioner = Captioner(settings, service, session)
+        self.inflight = InFlight()
+        self.captioner = Captioner(settings, service, fetcher)
 
     async def setup_hook(self) -> None:
-        await self.add_cog(AutoCaption(self, self.captioner, self.ids.auto_caption_channels))
+        await self.add_cog(AutoCaption(self, self.captioner, self.ids.auto_caption_channels, self.inflight))
         await self.add_cog(CaptionCommands(self, self.captioner))
         await self.add_cog(Admin(self.service, self.ids))
+        await self.add_cog(Feedback(self))
         await self.sync_commands()
 
     async def on_message(self, message: discord.Message, /) -> None:

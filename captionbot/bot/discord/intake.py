@@ -5,11 +5,10 @@ downloaded here, at intake, never queued as URLs."""
 
 import mimetypes
 
-import aiohttp
 import discord
 
 from captionbot.bot import messages
-from captionbot.bot.fetch import fetch_image
+from captionbot.bot.fetch import Fetcher
 from captionbot.core.errors import ImageUnsupported
 from captionbot.core.images import MIME_TYPES, check_pixels, check_size
 from captionbot.core.settings import Settings
@@ -38,14 +37,8 @@ def check_attachment(attachment: discord.Attachment, max_bytes: int, max_pixels:
     check_pixels(attachment.width, attachment.height, max_pixels)
 
 
-async def download(session: aiohttp.ClientSession, attachment: discord.Attachment, settings: Settings) -> bytes:
-    return await fetch_image(
-        session,
-        attachment.url,
-        settings.discord_cdn_hosts,
-        settings.max_image_bytes,
-        allow_private=settings.fetch_allow_private,
-    )
+async def download(fetcher: Fetcher, attachment: discord.Attachment, settings: Settings) -> bytes:
+    return await fetcher.fetch(attachment.url, settings.discord_cdn_hosts, settings.max_image_bytes)
 
 
 def attachments_to_caption(message: discord.Message, *, images_only: bool) -> list[discord.Attachment]:

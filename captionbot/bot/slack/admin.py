@@ -10,13 +10,17 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from captionbot.bot import messages
 from captionbot.bot.service import CaptionService
-from captionbot.bot.slack.blocks import models_blocks, reload_blocks
+from captionbot.bot.slack.blocks import escape, models_blocks, reload_blocks
 from captionbot.bot.slack.inflight import InFlight
+from captionbot.bot.slack.review import approval_blocks
+from captionbot.bot.slack.votes import SlackFeedback
 
 log = logging.getLogger(__name__)
 
 
-def register(app: AsyncApp, service: CaptionService, admin_ids: Collection[str], inflight: InFlight) -> None:
+def register(
+    app: AsyncApp, service: CaptionService, admin_ids: Collection[str], inflight: InFlight, feedback: SlackFeedback
+) -> None:
     async def refused(ack: AsyncAck, command: dict) -> bool:
         if command["user_id"] in admin_ids:
             return False
@@ -34,7 +38,9 @@ def register(app: AsyncApp, service: CaptionService, admin_ids: Collection[str],
             await ack(text=messages.SLACK_RELOAD_USAGE)
             return
         version = words[0] if words else None
-        started = messages.RELOAD_STARTED.format(version=version) if version else messages.SLACK_RELOAD_STARTED_CURRENT
+        started = messages.SLACK_RELOAD_STARTED_CURRENT
+        if version:
+            started = messages.RELOAD_STARTED.format(version=escape(version))
         await ack(text=started)
         log.info("user %s asked every worker to load %s", command["user_id"], version or "the current version")
         replies = await service.reload(version)
@@ -48,6 +54,5 @@ def register(app: AsyncApp, service: CaptionService, admin_ids: Collection[str],
         if await refused(ack, command):
             return
         await ack()
-        await respond(
-            blocks=models_blocks(await service.status()), text=messages.SLACK_MODELS_TITLE, response_type="ephemeral"
-        )
+        blocks = models_blocks(await service.status()) + await approval_blocks(feedback)
+        await respond(blocks=blocks, text=messages.SLACK_MODELS_TITLE, response_type="ephemeral")

@@ -1,7 +1,7 @@
 """`captionbot slack`: the Bolt app, what it needs while it runs, and running it until stopped.
 
 `build_app` wires the listeners to their dependencies; `open_app` owns what they share (the caption service,
-a Redis client for dedupe and cooldowns, an HTTP session for downloads); `run` checks the tokens, then serves
+a Redis client for dedupe and cooldowns, the download client); `run` checks the tokens, then serves
 in Socket Mode or, with `--http`, over HTTP with signature checks (modes.py).
 """
 
@@ -13,15 +13,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-import aiohttp
 import redis.asyncio as aioredis
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from captionbot.bot.fetch import Fetcher
 from captionbot.bot.service import CaptionService
-from captionbot.bot.slack import admin, commands, events, shortcuts
+from captionbot.bot.recent_images import RecentImages
+from captionbot.bot.slack import admin, commands, events, review, shortcuts, votes
 from captionbot.bot.slack.captioner import SlackCaptioner
 from captionbot.bot.slack.cooldown import Cooldown
 from captionbot.bot.slack.credentials import StartupError, credentials_problem, verify_bot_token
@@ -31,14 +32,14 @@ from captionbot.bot.slack.files import SlackFiles
 from captionbot.bot.slack.inflight import InFlight
 from captionbot.bot.slack.modes import http_server, socket_mode
 from captionbot.bot.slack.redact import redact_secrets
+from captionbot.bot.slack.socket_health import socket_check
 from captionbot.bot.slack.threads import ThreadAnswers
 from captionbot.core.metrics import serve_metrics
 from captionbot.core.settings import Settings, get_settings
+from captionbot.feedback.service import FeedbackService, open_feedback
 
 log = logging.getLogger(__name__)
 
-# Downloads from Slack: a slow or stalled one must not hold a user's answer past the job timeout.
-DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=30, sock_connect=10)
 # Redis answers dedupe claims in the request path, before the 3 s ack: fail fast rather than hold the ack.
 STORE_TIMEOUT_S = 2.0
 
@@ -75,24 +76,29 @@ def build_app(
     settings: Settings,
     service: CaptionService,
     store: aioredis.Redis,
-    session: aiohttp.ClientSession,
+    fetcher: Fetcher,
     *,
     verify_requests: bool,
+    feedback: FeedbackService | None = None,
 ) -> SlackBot:
-    """`verify_requests`: check request signatures with SLACK_SIGNING_SECRET (HTTP mode; Socket Mode has none)."""
+    """`verify_requests`: check request signatures with SLACK_SIGNING_SECRET (HTTP mode; Socket Mode has none);
+    `feedback`: the vote buttons under captions, where FEEDBACK_* turns them on."""
     client = web_client(settings)
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     _quiet_bolt_notice()
     app = AsyncApp(client=client, signing_secret=secret, request_verification_enabled=verify_requests)
     dedupe, cooldown, inflight = Dedupe(store), Cooldown(store, settings.command_cooldown_s), InFlight()
-    captioner = SlackCaptioner(service, SlackFiles(client, session, settings))
-    answers = ThreadAnswers(captioner, client)
+    captioner = SlackCaptioner(service, SlackFiles(client, fetcher, settings))
+    slack_feedback = votes.SlackFeedback(feedback, client, service.job_images)
+    answers = ThreadAnswers(captioner, client, slack_feedback)
 
     app.middleware(skip_repeated_events(dedupe))
     events.register(app, answers, dedupe, frozenset(settings.slack_auto_caption_channels), inflight)
-    commands.register(app, captioner, cooldown, inflight)
+    commands.register(app, captioner, cooldown, inflight, slack_feedback)
     shortcuts.register(app, answers, cooldown, inflight)
-    admin.register(app, service, frozenset(settings.slack_admin_user_ids), inflight)
+    admin.register(app, service, frozenset(settings.slack_admin_user_ids), inflight, slack_feedback)
+    votes.register(app, slack_feedback, inflight)
+    review.register(app, slack_feedback, frozenset(settings.slack_admin_user_ids), inflight)
     app.error(inflight.track(answer_error))
     return SlackBot(app, inflight)
 
@@ -104,8 +110,12 @@ async def open_app(settings: Settings, *, verify_requests: bool) -> AsyncIterato
         settings.redis_url.get_secret_value(), socket_connect_timeout=STORE_TIMEOUT_S, socket_timeout=STORE_TIMEOUT_S
     )
     try:
-        async with aiohttp.ClientSession(timeout=DOWNLOAD_TIMEOUT) as session:
-            yield build_app(settings, service, store, session, verify_requests=verify_requests)
+        async with Fetcher(loopback_for_tests=settings.fetch_loopback_for_tests) as fetcher, open_feedback(
+            settings, service.queue.check_user
+        ) as feedback:
+            if feedback is not None:
+                service.job_images = RecentImages()
+            yield build_app(settings, service, store, fetcher, verify_requests=verify_requests, feedback=feedback)
     finally:
         await store.aclose()
         await service.aclose()
@@ -137,12 +147,13 @@ async def serve(settings: Settings, http: bool, port: int) -> None:
     async with open_app(settings, verify_requests=http) as bot:
         identity = await verify_bot_token(bot.app.client)
         log.info("signed in to Slack workspace %s as %s", identity.get("team"), identity.get("user"))
-        serve_metrics(settings.metrics_port)
+        health = serve_metrics(settings.metrics_port, settings)
         if http:
             async with http_server(bot.app, port):
                 await stop.wait()
         else:
-            async with socket_mode(bot.app, settings.slack_app_token.get_secret_value()):
+            async with socket_mode(bot.app, settings.slack_app_token.get_secret_value()) as socket:
+                health.add("socket", socket_check(socket.client))
                 await stop.wait()
         log.info("stopping; answers in flight: %d", bot.inflight.running)
         if not await bot.inflight.wait_idle(settings.job_timeout_s + 10):

@@ -1,7 +1,9 @@
 """Block Kit for every answer. The layout is here; the words come from `captionbot.bot.messages`.
 
-Captions and file names are shown as mrkdwn: `&`, `<` and `>` are escaped, so neither a model's output nor a
-file name can become a link or an @channel."""
+Slack parses both blocks' mrkdwn and a message's top-level `text` (the fallback notifications show) for links and
+mentions, so `&`, `<` and `>` are escaped in both, as Slack's "Formatting message text" page, "Escaping text",
+asks (https://docs.slack.dev/messaging/formatting-message-text#escaping): neither a model's output, nor a file
+name, nor a word someone typed can become a link or an @channel. No answer carries a blank caption."""
 
 from collections.abc import Sequence
 
@@ -20,6 +22,11 @@ Block = dict
 
 def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def plain_text(text: str) -> str:
+    """A message's top-level `text`: escaped, and never blank (it is what notifications show)."""
+    return escape(text.strip() or messages.NO_CAPTION)
 
 
 def section(text: str) -> Block:
@@ -42,12 +49,11 @@ def image_link(file: SlackFile | None) -> str:
 def caption_blocks(result: JobResult, mode: Mode = Mode.single, file: SlackFile | None = None) -> list[Block]:
     """One model's caption (or three variations), then the model with its version, the time taken, the image."""
     ((name, model),) = result.results.items()
+    captions = [escape(messages.shown_caption(c)) for c in model.captions]
     if mode == Mode.variations:
-        body = f"*{messages.VARIATIONS_TITLE}*\n" + "\n".join(
-            f"{i}. {escape(c)}" for i, c in enumerate(model.captions, 1)
-        )
+        body = f"*{messages.VARIATIONS_TITLE}*\n" + "\n".join(f"{i}. {c}" for i, c in enumerate(captions, 1))
     else:
-        body = f"*{messages.CAPTION_TITLE}*\n{escape(model.captions[0])}"
+        body = f"*{messages.CAPTION_TITLE}*\n{captions[0]}"
     label = messages.model_label(name, escape(model.version))
     return [section(body), context(label, messages.timing(model.ms, model.queue_ms), image_link(file))]
 
@@ -58,7 +64,7 @@ def compare_blocks(result: JobResult, file: SlackFile | None = None) -> list[Blo
     for name in ("pretrained", "finetuned"):
         model = result.results[name]
         label, timing = messages.model_label(name, escape(model.version)), messages.timing(model.ms, model.queue_ms)
-        text = f"*{label}*\n{escape(model.captions[0])}\n_{timing}_"
+        text = f"*{label}*\n{escape(messages.shown_caption(model.captions[0]))}\n_{timing}_"
         fields.append({"type": "mrkdwn", "text": text[:FIELD_LIMIT]})
     blocks = [section(f"*{messages.COMPARE_TITLE}*"), {"type": "section", "fields": fields}]
     if file is not None:
@@ -85,9 +91,9 @@ def outcome_blocks(captioned: Sequence[tuple[SlackFile, JobResult]]) -> list[Blo
 
 
 def caption_text(result: JobResult) -> str:
-    """The plain text Slack shows in notifications: the fine-tuned caption, else the other model's."""
+    """The top-level text Slack shows in notifications: the fine-tuned caption, else the other model's."""
     model = result.results.get("finetuned") or next(iter(result.results.values()))
-    return model.captions[0]
+    return plain_text(model.captions[0])
 
 
 def reload_blocks(version: str | None, replies: Sequence[WorkerReply]) -> list[Block]:
@@ -95,7 +101,7 @@ def reload_blocks(version: str | None, replies: Sequence[WorkerReply]) -> list[B
     if not replies:
         return [section(f"*{title}*\n{messages.RELOAD_NO_WORKERS}")]
     lines = [escape(messages.reload_line(r.worker, r.status, r.version, r.load_s, r.reason)) for r in replies]
-    return [section(f"*{title}*\n" + "\n".join(lines))]
+    return [section(f"*{title}*\n" + messages.join_capped(lines, SECTION_LIMIT - len(title) - 4))]
 
 
 def models_blocks(replies: Sequence[WorkerReply]) -> list[Block]:
@@ -103,5 +109,5 @@ def models_blocks(replies: Sequence[WorkerReply]) -> list[Block]:
         return [section(f"*{messages.SLACK_MODELS_TITLE}*\n{messages.RELOAD_NO_WORKERS}")]
     live = {r.worker: r.version for r in replies}
     available = sorted({version for r in replies for version in r.available})
-    lines = [escape(line) for line in messages.models_lines(live, available)]
-    return [section(f"*{messages.SLACK_MODELS_TITLE}*\n" + "\n".join(lines))]
+    text = escape(messages.models_text(live, available, SECTION_LIMIT - 200))
+    return [section(f"*{messages.SLACK_MODELS_TITLE}*\n{text}")]

@@ -43,8 +43,11 @@ class SlackCaptioner:
         return list(await asyncio.gather(*(_outcome(self.files.resolve(data), data["id"]) for data in listed)))
 
     async def caption_each(self, files: Sequence[SlackFile], user_id: str) -> list[ResultOrRefusal]:
-        """Several images at once, each answered on its own: one refused file does not sink the others."""
-        return list(await asyncio.gather(*(_outcome(self.caption(file, user_id), file.id) for file in files)))
+        """Several images at once, each answered on its own: one refused file does not sink the others. Those
+        past MAX_IMAGES_PER_MESSAGE are answered `too_many_images`, never downloaded."""
+        kept = files[: self.service.settings.max_images_per_message]
+        outcomes = await asyncio.gather(*(_outcome(self.caption(file, user_id), file.id) for file in kept))
+        return [*outcomes, *self.service.beyond_cap(len(files))]
 
 
 async def _outcome(work: Awaitable[T], file_id: str) -> T | CaptionError:

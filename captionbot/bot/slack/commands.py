@@ -19,11 +19,14 @@ from captionbot.bot.slack.cooldown import Cooldown
 from captionbot.bot.slack.files import SlackFile
 from captionbot.bot.slack.inflight import InFlight
 from captionbot.bot.slack.lookup import command_image
+from captionbot.bot.slack.votes import SlackFeedback
 
 Parse = Callable[[str], CaptionArgs]
 
 
-def register(app: AsyncApp, captioner: SlackCaptioner, cooldown: Cooldown, inflight: InFlight) -> None:
+def register(
+    app: AsyncApp, captioner: SlackCaptioner, cooldown: Cooldown, inflight: InFlight, feedback: SlackFeedback
+) -> None:
     async def image_for(
         ack: AsyncAck, command: dict, context: AsyncBoltContext, parse: Parse, usage: str
     ) -> tuple[CaptionArgs, SlackFile] | None:
@@ -47,7 +50,9 @@ def register(app: AsyncApp, captioner: SlackCaptioner, cooldown: Cooldown, infli
             return
         args, file = found
         result = await captioner.caption(file, command["user_id"], args.models, args.mode, args.options)
-        await answer(respond, caption_blocks(result, args.mode, file), caption_text(result), private=args.private)
+        blocks = caption_blocks(result, args.mode, file)
+        blocks += await feedback.blocks(command["channel_id"], [(result, args.mode, args.options)])
+        await answer(respond, blocks, caption_text(result), private=args.private)
 
     @app.command("/compare")
     @inflight.track
@@ -57,7 +62,9 @@ def register(app: AsyncApp, captioner: SlackCaptioner, cooldown: Cooldown, infli
             return
         args, file = found
         result = await captioner.caption(file, command["user_id"], args.models, args.mode, args.options)
-        await answer(respond, compare_blocks(result, file), caption_text(result), private=args.private)
+        blocks = compare_blocks(result, file)
+        blocks += await feedback.blocks(command["channel_id"], [(result, args.mode, args.options)])
+        await answer(respond, blocks, caption_text(result), private=args.private)
 
 
 async def answer(respond: AsyncRespond, blocks: list[dict], text: str, *, private: bool) -> None:

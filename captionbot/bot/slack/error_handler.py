@@ -7,6 +7,7 @@ import logging
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from captionbot.bot import messages
+from captionbot.bot.slack.blocks import plain_text
 from captionbot.core.errors import CaptionError
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,7 @@ async def answer_error(error: Exception, body: dict, respond: AsyncRespond | Non
         text = messages.UNEXPECTED
     if respond is None:  # events: no response_url; their listeners answer their own failures
         return
-    await respond(text=text, response_type="ephemeral", replace_original="command" in body)
+    await respond(text=plain_text(text), response_type="ephemeral", replace_original="command" in body)
 
 
 def _kind(body: dict) -> str:

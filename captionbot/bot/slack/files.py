@@ -2,21 +2,20 @@
 
 Type and size come from Slack's metadata and are checked before a byte is fetched. Files Slack marks
 `file_access: check_file_info` (Slack Connect) carry no metadata until `files.info` is asked. The download
-goes through `captionbot.bot.fetch`: SLACK_FILE_HOSTS only, every redirect re-checked, capped at
-MAX_IMAGE_BYTES; the bot token goes in the Authorization header of the request to the files host Slack named
-and of no other, so a redirect elsewhere never carries it.
+goes through `captionbot.bot.fetch`: https to SLACK_FILE_HOSTS only, every redirect re-checked, capped at
+MAX_IMAGE_BYTES; the bot token goes in the Authorization header of requests to the scheme, host and port of
+the URL Slack named (https) and of no other, so a redirect elsewhere, or to http, never carries it.
 """
 
 import logging
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from captionbot.bot import messages
-from captionbot.bot.fetch import fetch_image, host_allowed
+from captionbot.bot.fetch import Credentials, Fetcher, host_allowed
 from captionbot.core.errors import CaptionError, ImageRejected, ImageUnsupported
 from captionbot.core.images import MIME_TYPES, check_size
 from captionbot.core.settings import Settings
@@ -24,7 +23,9 @@ from captionbot.core.settings import Settings
 log = logging.getLogger(__name__)
 
 GONE_MODES = ("tombstone", "hidden_by_limit")  # deleted, or beyond a free workspace's history
-NOT_FOUND_ERRORS = ("file_not_found", "file_deleted")
+# files.info's errors for a file the bot cannot see (https://docs.slack.dev/reference/methods/files.info#errors):
+# not there, deleted, or not visible to this app (another workspace's, or a channel it is not in).
+NOT_FOUND_ERRORS = ("file_not_found", "file_deleted", "access_denied", "not_visible")
 
 
 class FileAccessDenied(CaptionError):
@@ -74,9 +75,9 @@ def needs_file_info(data: dict) -> bool:
 
 
 class SlackFiles:
-    def __init__(self, client: AsyncWebClient, session: aiohttp.ClientSession, settings: Settings) -> None:
+    def __init__(self, client: AsyncWebClient, fetcher: Fetcher, settings: Settings) -> None:
         self.client = client
-        self._session = session
+        self._fetcher = fetcher
         self.settings = settings
 
     async def resolve(self, data: dict) -> SlackFile:
@@ -106,19 +107,8 @@ class SlackFiles:
         origin = (urlsplit(file.download_url).hostname or "").lower()
         if not host_allowed(file.download_url, settings.slack_file_hosts):
             log.warning("file %s is served from %s, which is not in SLACK_FILE_HOSTS", file.id, origin or "nowhere")
-        authorization = {"Authorization": f"Bearer {self.client.token}"}
-
-        def headers_for(host: str) -> dict[str, str]:
-            return authorization if host.lower() == origin else {}
-
-        data = await fetch_image(
-            self._session,
-            file.download_url,
-            settings.slack_file_hosts,
-            settings.max_image_bytes,
-            headers_for=headers_for,
-            allow_private=settings.fetch_allow_private,
-        )
+        token = Credentials(file.download_url, {"Authorization": f"Bearer {self.client.token}"})
+        data = await self._fetcher.fetch(file.download_url, settings.slack_file_hosts, settings.max_image_bytes, token)
         if _is_web_page(data):
             # Slack answers a login page, not an error, when the token may not read the file.
             log.warning("Slack answered a web page for file %s: does the app have the files:read scope?", file.id)

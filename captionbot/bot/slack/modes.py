@@ -20,7 +20,7 @@ EVENTS_PATH = "/slack/events"  # the Request URL to give Slack: https://your.hos
 
 
 @asynccontextmanager
-async def socket_mode(app: AsyncApp, app_token: str) -> AsyncIterator[None]:
+async def socket_mode(app: AsyncApp, app_token: str) -> AsyncIterator[AsyncSocketModeHandler]:
     handler = AsyncSocketModeHandler(app, app_token)
     try:
         # The client retries a failed connect forever; ask for the websocket URL once first, so a refused app
@@ -32,7 +32,7 @@ async def socket_mode(app: AsyncApp, app_token: str) -> AsyncIterator[None]:
     await handler.connect_async()
     log.info("connected to Slack in Socket Mode")
     try:
-        yield
+        yield handler
     finally:
         await handler.close_async()
 

@@ -10,16 +10,26 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from captionbot.bot import messages
-from captionbot.bot.slack.blocks import caption_text, context, failure_blocks, outcome_blocks
+from captionbot.bot.slack.blocks import caption_text, context, failure_blocks, outcome_blocks, plain_text
 from captionbot.bot.slack.captioner import SlackCaptioner
 from captionbot.bot.slack.feedback import working_reaction
 from captionbot.bot.slack.files import SlackFile
+from captionbot.bot.slack.votes import SlackFeedback
 from captionbot.core.errors import CaptionError
-from captionbot.core.jobs import JobResult
+from captionbot.core.jobs import JobResult, Mode, Options
 
 log = logging.getLogger(__name__)
 
-CANNOT_POST = ("not_in_channel", "channel_not_found", "is_archived", "restricted_action")
+NOT_IN_CHANNEL = ("not_in_channel", "channel_not_found")
+# chat.postMessage's errors for a channel or thread the bot may not post in (https://docs.slack.dev/reference/
+# methods/chat.postMessage#errors): archived, or restricted (`restricted_action`, `…_read_only_channel`,
+# `…_thread_only_channel`, `…_non_threadable_channel`, `…_thread_locked`).
+ARCHIVED = "is_archived"
+RESTRICTED = "restricted_action"
+
+
+def cannot_post(error: str) -> bool:
+    return error in NOT_IN_CHANNEL or error == ARCHIVED or error.startswith(RESTRICTED)
 Respond = Callable[..., Awaitable[object]]
 
 
@@ -40,9 +50,10 @@ class ImageMessage:
 
 
 class ThreadAnswers:
-    def __init__(self, captioner: SlackCaptioner, client: AsyncWebClient) -> None:
+    def __init__(self, captioner: SlackCaptioner, client: AsyncWebClient, feedback: SlackFeedback) -> None:
         self.captioner = captioner
         self.client = client
+        self.feedback = feedback
 
     async def caption(
         self,
@@ -63,7 +74,7 @@ class ThreadAnswers:
             outcomes = await self.captioner.caption_each(files, user_id)
             captioned = [(file, result) for file, result in zip(files, outcomes) if isinstance(result, JobResult)]
             failed += [(file.name, error) for file, error in zip(files, outcomes) if isinstance(error, CaptionError)]
-            await self._post(message, captioned, respond)
+            await self._post(message, captioned, user_id, respond)
             await self._tell_failures(message, user_id, failed, respond)
 
     async def _files(
@@ -80,23 +91,31 @@ class ThreadAnswers:
         return files, failed
 
     async def _post(
-        self, message: ImageMessage, captioned: list[tuple[SlackFile, JobResult]], respond: Respond | None
+        self,
+        message: ImageMessage,
+        captioned: list[tuple[SlackFile, JobResult]],
+        user_id: str,
+        respond: Respond | None,
     ) -> None:
+        """In the thread for everyone; where the bot may not post there, to the asker alone, saying why."""
         if not captioned:
             return
         blocks, text = outcome_blocks(captioned), caption_text(captioned[0][1])
+        shown = [(result, Mode.single, Options()) for _, result in captioned]
+        blocks += await self.feedback.blocks(message.channel_id, shown)
         try:
             await self.client.chat_postMessage(
                 channel=message.channel_id, thread_ts=message.reply_ts, blocks=blocks, text=text
             )
         except SlackApiError as err:
-            if respond is None or err.response.get("error") not in CANNOT_POST:
+            error = err.response.get("error", "")
+            if not cannot_post(error) or not (user_id or respond):
                 raise
-            await respond(
-                blocks=[*blocks, context(messages.SLACK_NOT_IN_CHANNEL_PRIVATE_ANSWER)],
-                text=text,
-                response_type="ephemeral",
-            )
+            log.info("cannot post in %s (%s): the caption goes to %s alone", message.channel_id, error, user_id)
+            why = messages.SLACK_CANNOT_POST_HERE
+            if error in NOT_IN_CHANNEL:
+                why = messages.SLACK_NOT_IN_CHANNEL_PRIVATE_ANSWER
+            await self.tell(message, user_id, [*blocks, context(why)], text, respond)
 
     async def _tell_failures(
         self, message: ImageMessage, user_id: str, failed: list[tuple[str, CaptionError]], respond: Respond | None
@@ -105,7 +124,7 @@ class ThreadAnswers:
             return
         log.info("not captioned in %s for %s: %s", message.channel_id, user_id, ", ".join(e.code for _, e in failed))
         if user_id or respond:  # another app's bot has no user to tell
-            await self.tell(message, user_id, failure_blocks(failed), failed[0][1].message, respond)
+            await self.tell(message, user_id, failure_blocks(failed), plain_text(failed[0][1].message), respond)
 
     async def tell(
         self, message: ImageMessage, user_id: str, blocks: list[dict], text: str, respond: Respond | None = None

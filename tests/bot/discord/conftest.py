@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from captionbot.core.admission import waiting_key
+from captionbot.core.admission import depth_keys
 from captionbot.core.settings import Settings
 
 
@@ -16,5 +16,5 @@ def idle_settings(redis_url: str) -> Iterator[Settings]:
     queue = f"test-discord-idle-{uuid.uuid4().hex[:8]}"
     yield Settings(redis_url=redis_url, queue_name=queue, job_timeout_s=2.0, user_rate_per_minute=1000, _env_file=None)
     client = redis.Redis.from_url(redis_url)
-    client.delete(waiting_key(queue), *client.scan_iter(match=f"{queue}*"))
+    client.delete(*depth_keys(queue), *client.scan_iter(match=f"{queue}*"))
     client.close()

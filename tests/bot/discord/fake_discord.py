@@ -1,10 +1,16 @@
 """A local stand-in for Discord: the REST API (under /api/v10), the gateway (a websocket) and the CDN, answering
 discord.py the way Discord does and recording every request it receives, in order.
 
-It keeps Discord's rules that a bot can get wrong: a REST call needs the bot token; an interaction is
-acknowledged once, and followups only after that; the gateway closes with 4014 when the bot asks for the
-message_content intent that the "portal" has not enabled; without that intent, a guild message that does not
-mention the bot arrives with its content and attachments blanked.
+It keeps Discord's rules that a bot can get wrong, each as Discord's documentation (github.com/discord/
+discord-api-docs, pages under developers/) states it, cited where it is encoded: a REST call needs the bot token;
+an interaction is acknowledged once, and followups only after that; the first followup after a "thinking" defer
+edits the deferred message and keeps its visibility whatever its own flags say; messages over the content, embed
+and upload limits are refused (400, 413); the gateway closes with 4014 when the bot asks for the message_content
+intent that the "portal" has not enabled; without that intent, a guild message that does not mention the bot
+arrives with its content and attachments blanked.
+
+Every message the bot makes is kept as Discord would store it (`messages`, with the flags Discord gives it), so
+a test reads what people see, not only what the bot asked for.
 """
 
 import asyncio
@@ -21,6 +27,20 @@ from tests.bot.discord import payloads as p
 API = "/api/v10"
 CALL = web.RequestKey("call", object)
 
+# developers/resources/message, "Embed Limits" (measured after trimming whitespace) and Create Message "content".
+CONTENT_LIMIT = 2000
+EMBEDS_PER_MESSAGE = 10
+EMBED_LIMITS = {"title": 256, "description": 4096, "footer": 2048, "author": 256}
+FIELDS_PER_EMBED = 25
+FIELD_NAME_LIMIT, FIELD_VALUE_LIMIT = 256, 1024
+EMBEDS_TOTAL_LIMIT = 6000
+ALT_TEXT_LIMIT = 1024  # developers/resources/message, attachment object: description (alt text)
+# developers/resources/message, Create Message, "Limitations": "The maximum request size when sending a message is
+# 25 MiB"; developers/reference, "Uploading Files": the upload limit applies to each file (attachment_size_limit).
+REQUEST_LIMIT = 25 * 1024 * 1024
+FILE_LIMIT = 10 * 1024 * 1024
+STORED = ("content", "embeds", "attachments", "components", "flags")  # of a message, in `Message.body`
+
 
 @dataclass
 class Upload:
@@ -31,6 +51,24 @@ class Upload:
 
 
 @dataclass
+class Message:
+    """A message as Discord stores it; `body` holds its content, embeds, attachments, components and flags."""
+
+    id: str
+    channel_id: str
+    body: dict
+    uploads: list[Upload]
+    interaction_token: str | None = None
+    loading: bool = False  # a "thinking…" defer not yet edited
+    deleted: bool = False
+    at: float = field(default_factory=time.monotonic)
+
+    @property
+    def ephemeral(self) -> bool:
+        return bool(self.body.get("flags", 0) & p.EPHEMERAL)
+
+
+@dataclass
 class Call:
     method: str
     path: str  # after /api/v10 for the REST API; /attachments/... for the CDN
@@ -38,6 +76,7 @@ class Call:
     body: Any  # the JSON body, or a multipart body's payload_json
     uploads: list[Upload] = field(default_factory=list)
     authorization: str | None = None
+    size: int = 0  # of the request body, in bytes
     at: float = field(default_factory=time.monotonic)
 
 
@@ -56,6 +95,9 @@ class FakeDiscord:
         self.identifies: list[dict] = []
         self.commands: dict[str, dict] = {}  # name -> the command as the last sync registered it
         self.files: dict[str, tuple[bytes, str]] = {}  # CDN path -> (bytes, content type)
+        self.messages: list[Message] = []  # every message the bot made, as Discord keeps it
+        self.reactions: list[tuple[str, str, str]] = []  # (channel id, message id, emoji) the bot added
+        self._originals: dict[str, Message] = {}  # interaction token -> its original response
         self.on_request: Callable[[Call], Any] | None = None  # runs as each request arrives, before the answer
         self._acknowledged: set[str] = set()  # interaction ids
         self._webhook_tokens: set[str] = set()  # their tokens, which followups are sent with
@@ -75,6 +117,9 @@ class FakeDiscord:
         app.router.add_put(f"{API}/applications/{{app}}/guilds/{{guild}}/commands", self._put_commands)
         app.router.add_post(f"{API}/interactions/{{id}}/{{token}}/callback", self._callback)
         app.router.add_post(f"{API}/webhooks/{{app}}/{{token}}", self._followup)
+        app.router.add_patch(f"{API}/webhooks/{{app}}/{{token}}/messages/@original", self._edit_original)
+        app.router.add_delete(f"{API}/webhooks/{{app}}/{{token}}/messages/@original", self._delete_original)
+        app.router.add_put(f"{API}/channels/{{channel}}/messages/{{message}}/reactions/{{emoji}}/@me", self._react)
         app.router.add_post(f"{API}/channels/{{channel}}/messages", self._channel_message)
         app.router.add_post(f"{API}/channels/{{channel}}/typing", self._typing)
         app.router.add_get("/gateway", self._gateway)
@@ -192,12 +237,14 @@ class FakeDiscord:
             None,
             authorization=request.headers.get("Authorization"),
         )
+        call.size = request.content_length or 0
         if request.content_type.startswith("multipart/"):
             await self._read_multipart(request, call)
         elif request.can_read_body:
             raw = await request.read()
             call.body = json.loads(raw) if raw else None
         self.calls.append(call)
+        await self._changed_now()  # a request held by `on_request` is seen as it arrives
         if self.on_request is not None:
             outcome = self.on_request(call)
             if asyncio.iscoroutine(outcome):
@@ -260,11 +307,17 @@ class FakeDiscord:
         interaction_id = request.match_info["id"]
         if interaction_id in self._acknowledged:
             return _error(400, 40060, "Interaction has already been acknowledged.")
-        self._acknowledged.add(interaction_id)
-        self._webhook_tokens.add(request.match_info["token"])
         body = request[CALL].body
         data = body.get("data") or {}
-        message = self._message(request[CALL], self.channel["id"], flags=data.get("flags", 0))
+        refused = self._refusal(request[CALL], data)
+        if refused is not None:
+            return refused
+        self._acknowledged.add(interaction_id)
+        token = request.match_info["token"]
+        self._webhook_tokens.add(token)
+        call = Call(request[CALL].method, request[CALL].path, {}, data, request[CALL].uploads)
+        message = self._message(call, self.channel["id"], flags=data.get("flags", 0))
+        self._originals[token] = self._keep(message, call, token, loading=body["type"] == 5)
         answer = {
             "interaction": {
                 "id": interaction_id,
@@ -278,16 +331,78 @@ class FakeDiscord:
         return _json(answer)
 
     async def _followup(self, request: web.Request) -> web.Response:
-        if request.match_info["token"] not in self._webhook_tokens:
+        token = request.match_info["token"]
+        if token not in self._webhook_tokens:
             return _error(404, 10015, "Unknown Webhook")
         call = request[CALL]
+        refused = self._refusal(call, call.body or {})
+        if refused is not None:
+            return refused
+        original = self._originals.get(token)
+        if original is not None and original.loading and not original.deleted:
+            # developers/interactions/receiving-and-responding, "Create Followup Message": directly after a
+            # DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE this works as Edit Original Interaction Response: no new
+            # message; "The ephemeral flag will be ignored, and the value you provided in the initial defer
+            # response will be preserved".
+            return self._edit(original, call)
         message = self._message(call, self.channel["id"], flags=(call.body or {}).get("flags", 0))
+        self._keep(message, call, token)
         return _json({**message, "webhook_id": self.application_id, "application_id": self.application_id})
+
+    async def _edit_original(self, request: web.Request) -> web.Response:
+        """developers/interactions/receiving-and-responding, "Edit Original Interaction Response"; an existing
+        message's ephemeral state cannot change, so its flags stay."""
+        original = self._originals.get(request.match_info["token"])
+        if original is None or original.deleted:
+            return _error(404, 10008, "Unknown Message")
+        refused = self._refusal(request[CALL], request[CALL].body or {})
+        return refused if refused is not None else self._edit(original, request[CALL])
+
+    async def _delete_original(self, request: web.Request) -> web.Response:
+        original = self._originals.get(request.match_info["token"])
+        if original is None or original.deleted:
+            return _error(404, 10008, "Unknown Message")
+        original.deleted = True
+        return web.Response(status=204)
+
+    def _edit(self, original: Message, call: Call) -> web.Response:
+        flags = original.body.get("flags", 0)
+        message = self._message(call, original.channel_id, flags=flags)
+        if "components" not in (call.body or {}):  # an edit leaves the fields it does not name as they were
+            message["components"] = original.body.get("components", [])
+        original.body = {key: message[key] for key in STORED}
+        original.uploads, original.loading, original.at = list(call.uploads), False, time.monotonic()
+        return _json({**message, "id": original.id})
 
     async def _channel_message(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
             return _error(401, 0, "401: Unauthorized")
-        return _json(self._message(request[CALL], request.match_info["channel"]))
+        refused = self._refusal(request[CALL], request[CALL].body or {})
+        if refused is not None:
+            return refused
+        message = self._message(request[CALL], request.match_info["channel"])
+        self._keep(message, request[CALL], None)
+        return _json(message)
+
+    async def _react(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return _error(401, 0, "401: Unauthorized")
+        info = request.match_info
+        self.reactions.append((info["channel"], info["message"], info["emoji"]))
+        return web.Response(status=204)
+
+    def _keep(self, message: dict, call: Call, token: str | None, *, loading: bool = False) -> Message:
+        body = {key: message[key] for key in STORED}
+        kept = Message(message["id"], message["channel_id"], body, list(call.uploads), token, loading)
+        self.messages.append(kept)
+        return kept
+
+    def _refusal(self, call: Call, body: dict) -> web.Response | None:
+        """Discord's answer to a message over its limits, or None when it is within them."""
+        if call.size > REQUEST_LIMIT or any(len(u.data) > FILE_LIMIT for u in call.uploads):
+            return _error(413, 40005, "Request entity too large")
+        problem = limit_problem(body)
+        return _error(400, 50035, f"Invalid Form Body: {problem}") if problem else None
 
     async def _typing(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
@@ -318,10 +433,45 @@ class FakeDiscord:
         data = p.message(
             p.snowflake(), channel_id, self.guild_id, self.bot_user, body.get("content") or "", attachments
         )
-        data.update(embeds=body.get("embeds", []), flags=flags, member=p.member(None, []))
+        data.update(
+            embeds=body.get("embeds", []), components=body.get("components", []), flags=flags, member=p.member(None, [])
+        )
         if "message_reference" in body:
             data.update(type=19, message_reference=body["message_reference"])
         return data
+
+
+def limit_problem(body: dict) -> str | None:
+    """Which of Discord's message limits `body` breaks (developers/resources/message, "Embed Limits")."""
+    if len((body.get("content") or "").strip()) > CONTENT_LIMIT:
+        return f"content: must be {CONTENT_LIMIT} or fewer in length"
+    embeds = body.get("embeds") or []
+    if len(embeds) > EMBEDS_PER_MESSAGE:
+        return f"embeds: must be {EMBEDS_PER_MESSAGE} or fewer in length"
+    total = 0
+    for embed in embeds:
+        texts = {
+            "title": embed.get("title"),
+            "description": embed.get("description"),
+            "footer": (embed.get("footer") or {}).get("text"),
+            "author": (embed.get("author") or {}).get("name"),
+        }
+        for name, text in texts.items():
+            if len((text or "").strip()) > EMBED_LIMITS[name]:
+                return f"embeds.{name}: must be {EMBED_LIMITS[name]} or fewer in length"
+            total += len((text or "").strip())
+        fields = embed.get("fields") or []
+        if len(fields) > FIELDS_PER_EMBED:
+            return f"embeds.fields: must be {FIELDS_PER_EMBED} or fewer in length"
+        for item in fields:
+            if len(item["name"].strip()) > FIELD_NAME_LIMIT or len(item["value"].strip()) > FIELD_VALUE_LIMIT:
+                return "embeds.fields: a name or value is too long"
+            total += len(item["name"].strip()) + len(item["value"].strip())
+    if total > EMBEDS_TOTAL_LIMIT:
+        return f"embeds: {total} characters in all, over {EMBEDS_TOTAL_LIMIT}"
+    if any(len(a.get("description") or "") > ALT_TEXT_LIMIT for a in body.get("attachments") or []):
+        return f"attachments.description: must be {ALT_TEXT_LIMIT} or fewer in length"
+    return None
 
 
 def _json(data: object, status: int = 200) -> web.Response:

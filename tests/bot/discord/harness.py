@@ -4,11 +4,11 @@ post messages through the gateway, and read the answers the bot sent to the REST
 import asyncio
 import functools
 import io
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 
-import aiohttp
 import discord
 import yarl
 from discord.gateway import DiscordWebSocket
@@ -17,10 +17,11 @@ from pydantic import SecretStr
 
 from captionbot.bot.discord.app import point_at_api
 from captionbot.bot.discord.bot import CaptionBot
+from captionbot.bot.fetch import Fetcher
 from captionbot.bot.service import CaptionService
 from captionbot.core.settings import Settings
 from tests.bot.discord import payloads as p
-from tests.bot.discord.fake_discord import Call, FakeDiscord
+from tests.bot.discord.fake_discord import Call, FakeDiscord, Message
 
 TOKEN = "MTA5ODc2NTQzMjEwOTg3NjU0.GkT3st.x9Yp2bQ7vR4sW1zA8cE5fH0jL3nM6oK9uI2tY7"  # shaped like a bot token
 ALL_PERMISSIONS = "2251799813685247"
@@ -46,6 +47,13 @@ def image_bytes(
     return out.getvalue()
 
 
+def noise_png(side: int) -> bytes:
+    """A PNG that does not compress: about 3 bytes a pixel, like a phone photo's file size."""
+    out = io.BytesIO()
+    Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(out, format="PNG")
+    return out.getvalue()
+
+
 @contextmanager
 def discord_pointed_at(fake: FakeDiscord) -> Iterator[None]:
     """discord.py's REST base (as DISCORD_API_URL sets it) and gateway address on the fake; put back after."""
@@ -60,7 +68,8 @@ def discord_pointed_at(fake: FakeDiscord) -> Iterator[None]:
 
 def bot_settings(settings: Settings, fake: FakeDiscord, **overrides: object) -> Settings:
     """`settings` plus the Discord ones for the fake's world: its guild, its auto-caption channel, its admin
-    role and owner, and its CDN (a loopback host, hence fetch_allow_private)."""
+    role and owner, and its CDN (a loopback host, over plain http: hence fetch_loopback_for_tests). An override
+    may be a function of the fake (`lambda fake: [fake.guild_id]`)."""
     return settings.model_copy(
         update={
             "discord_token": SecretStr(TOKEN),
@@ -70,9 +79,9 @@ def bot_settings(settings: Settings, fake: FakeDiscord, **overrides: object) -> 
             "discord_admin_user_ids": [fake.owner["id"]],
             "discord_admin_role_ids": [fake.admin_role["id"]],
             "discord_cdn_hosts": ["127.0.0.1"],
-            "fetch_allow_private": True,
+            "fetch_loopback_for_tests": True,
             "command_cooldown_s": 0.0,
-            **overrides,
+            **{key: value(fake) if callable(value) else value for key, value in overrides.items()},
         }
     )
 
@@ -174,15 +183,27 @@ class Harness:
             None,
         )
 
-    async def answer(self, interaction: dict, timeout: float = 60.0) -> Call:
-        """The bot's answer: the first followup, or an immediate reply (callback type 4)."""
-        followup = f"/webhooks/{self.fake.application_id}/{interaction['token']}"
+    def shown(self, interaction: dict) -> list[Message]:
+        """What the interaction left for people to see, as Discord keeps it: its messages, neither deleted nor
+        still "thinking…", each with the visibility Discord gave it."""
+        return [
+            m
+            for m in self.fake.messages
+            if m.interaction_token == interaction["token"] and not m.deleted and not m.loading
+        ]
 
-        def answered(call: Call) -> bool:
-            immediate = call is self.callback(interaction) and call.body["type"] == 4
-            return immediate or (call.method == "POST" and call.path == followup)
+    async def answer(self, interaction: dict, timeout: float = 60.0) -> Message:
+        """The bot's answer: its immediate reply, its edited "thinking…", or its first followup."""
+        return (await self.answers(interaction, 1, timeout))[0]
 
-        return await self.fake.wait_for_call(answered, timeout)
+    async def answers(self, interaction: dict, count: int, timeout: float = 60.0) -> list[Message]:
+        """The first `count` messages the interaction left for people to see."""
+
+        def enough() -> list[Message] | None:
+            shown = self.shown(interaction)
+            return shown[:count] if len(shown) >= count else None
+
+        return await self.fake.wait_until(enough, timeout)
 
     async def reply_to(self, message: dict, timeout: float = 60.0) -> Call:
         """The bot's reply in the channel to a posted message."""
@@ -208,9 +229,9 @@ async def running_bot(
         with discord_pointed_at(fake):
             settings = bot_settings(settings, fake, **overrides)
             service = CaptionService(settings)
-            async with aiohttp.ClientSession() as session:
+            async with Fetcher(loopback_for_tests=True) as fetcher:
                 bot = CaptionBot(
-                    settings, service, session, message_content=bool(settings.discord_auto_caption_channels)
+                    settings, service, fetcher, message_content=bool(settings.discord_auto_caption_channels)
                 )
                 started = asyncio.create_task(bot.start(TOKEN))
                 started.add_done_callback(lambda _: asyncio.ensure_future(fake.poke()))

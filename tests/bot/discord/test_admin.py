@@ -57,6 +57,16 @@ async def test_admins_by_role_or_user_id_get_through(no_worker_settings, who):
 
 
 @async_test
+async def test_the_version_option_is_as_long_as_a_registry_name_and_a_refusal_of_the_longest_fits(no_worker_settings):
+    async with running_bot(no_worker_settings) as h:
+        (version,) = h.fake.commands["reload-model"]["options"]
+        interaction = await h.slash(h.admin(), "reload-model", version="-" * 64)
+        answer = await h.answer(interaction)
+    assert (version["min_length"], version["max_length"]) == (1, 64)
+    assert answer.ephemeral and "is not a valid version name" in answer.body["embeds"][0]["description"]
+
+
+@async_test
 async def test_a_version_name_that_is_a_path_is_refused(no_worker_settings):
     async with running_bot(no_worker_settings) as h:
         interaction = await h.slash(h.admin(), "reload-model", version="../../etc")

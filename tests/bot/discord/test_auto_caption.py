@@ -91,3 +91,26 @@ async def test_a_mention_replying_to_an_image_captions_that_image(idle_settings)
         reply = await h.reply_to(question)
     (embed,) = reply.body["embeds"]
     assert embed["title"].endswith("scan.pdf") and embed["description"] == messages.NOT_AN_IMAGE_ATTACHMENT
+
+
+@async_test
+async def test_failures_in_an_auto_caption_channel_are_marked_quietly_on_the_post_not_replied_to(idle_settings):
+    """Nobody asked: an image no worker answers in time gets ⏳ and one refused gets ⚠️, on the post itself, and no
+    reply fills the channel. (No worker runs here: the job times out.)"""
+    async with running_bot(idle_settings) as h:
+        waited = await h.post(
+            h.person(), channel=h.fake.auto_channel, attachments=[h.attachment(image_bytes(), ephemeral=False)]
+        )
+        too_big = await h.post(
+            h.person(),
+            channel=h.fake.auto_channel,
+            attachments=[h.attachment(image_bytes(), "huge.png", size=40 * 1024 * 1024, ephemeral=False)],
+        )
+        await h.fake.wait_until(lambda: len(h.fake.reactions) == 2, timeout=idle_settings.job_timeout_s + 20)
+        await handled_all(h)
+        reactions = {(message, emoji) for _, message, emoji in h.fake.reactions}
+        assert replies(h, waited) == [] and replies(h, too_big) == []
+    assert reactions == {
+        (waited["id"], messages.DISCORD_AUTO_CAPTION_RETRY),
+        (too_big["id"], messages.DISCORD_AUTO_CAPTION_REFUSED),
+    }

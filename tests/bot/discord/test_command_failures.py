@@ -25,7 +25,10 @@ def immediate_answer(harness: Harness, interaction: dict) -> dict:
 
 
 def followup_embed(harness: Harness, interaction: dict, answer) -> dict:
+    """A failure after "thinking…": only the user sees it, and nothing of the command is left for the channel
+    (Discord would have shown a first followup after a public defer to everyone, whatever its flags)."""
     assert harness.callback(interaction).body["type"] == 5  # deferred first
+    assert [m.ephemeral for m in harness.shown(interaction)] == [True]
     (embed,) = answer.body["embeds"]
     return embed
 
@@ -112,7 +115,7 @@ async def test_a_full_queue_answers_busy(idle_settings):
     settings = idle_settings.model_copy(update={"queue_max_depth": 1})
     client = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
     try:
-        await Admission(client, settings).admit("a-job-already-waiting")
+        await Admission(client, settings).admit("a-job-already-waiting", settings.job_timeout_s)
         async with running_bot(settings) as h:
             interaction = await h.slash(h.person(), "compare", {"image": h.attachment(image_bytes())})
             embed = followup_embed(h, interaction, await h.answer(interaction))
@@ -160,6 +163,36 @@ async def test_the_per_user_cooldown_is_shared_by_the_expensive_commands(idle_se
     seconds = int(cooldown.split(" in ")[1].split()[0])
     assert cooldown == messages.COOLDOWN.format(seconds=seconds) and 0 < seconds <= 30
     assert unaffected == messages.NOT_AN_IMAGE_ATTACHMENT
+
+
+@async_test
+async def test_a_failure_after_a_public_defer_replaces_the_public_thinking_with_a_private_answer(idle_settings):
+    """`/compare` defers for the channel; the CDN answers 404. The public "thinking…" is deleted and the failure
+    goes out as an ephemeral followup, which Discord shows to the user alone."""
+    async with running_bot(idle_settings) as h:
+        attachment = h.attachment(image_bytes())
+        h.fake.files.clear()  # the CDN no longer has it
+        interaction = await h.slash(h.person(), "compare", {"image": attachment})
+        answer = await h.answer(interaction)
+        token = interaction["token"]
+        calls = [(c.method, c.path.rsplit("/", 1)[-1]) for c in h.fake.calls if token in c.path]
+        (thinking,) = [m for m in h.fake.messages if m.interaction_token == token and m is not answer]
+    assert calls == [("POST", "callback"), ("DELETE", "@original"), ("POST", token)]
+    assert thinking.deleted and not thinking.ephemeral
+    assert answer.ephemeral and answer.body["embeds"][0]["description"] == messages.DOWNLOAD_FAILED
+
+
+@async_test
+async def test_the_context_menu_on_images_refused_from_their_metadata_answers_privately_without_a_public_defer(
+    idle_settings,
+):
+    async with running_bot(idle_settings) as h:
+        huge = h.attachment(image_bytes(), "huge.png", size=40 * 1024 * 1024, ephemeral=False)
+        interaction = await h.context_menu(h.person("mia"), h.message(h.person(), attachments=[huge]))
+        await h.answer(interaction)
+        (embed,) = immediate_answer(h, interaction)["embeds"]
+        assert h.downloads() == []
+    assert embed["description"] == "That file is 40.0 MB, over the 25.0 MB limit; send a smaller image."
 
 
 @async_test

@@ -1,7 +1,6 @@
 """Embeds, alt text and metadata checks, on their own (no Discord, no queue)."""
 
 import asyncio
-import io
 from types import SimpleNamespace
 
 import discord
@@ -9,7 +8,7 @@ import pytest
 from PIL import Image
 
 from captionbot.bot import messages
-from captionbot.bot.discord.alt_text import described_file
+from captionbot.bot.discord.alt_text import MESSAGE_LIMIT, described_files
 from captionbot.bot.discord.captioner import Captioned
 from captionbot.bot.discord.ids import DiscordIds, InvalidDiscordId
 from captionbot.bot.discord.intake import check_attachment, content_type
@@ -26,6 +25,8 @@ from captionbot.core.errors import ImageTooManyPixels, ImageTooLarge, ImageUnsup
 from captionbot.core.jobs import JobResult, Mode, ModelResult
 from captionbot.core.settings import Settings
 from tests.bot.discord import payloads as p
+from tests.bot.discord.fake_discord import limit_problem
+from tests.bot.discord.harness import noise_png
 
 
 def result(**captions: list[str]) -> JobResult:
@@ -76,15 +77,63 @@ def test_alt_text_prefers_the_fine_tuned_caption_and_fits_discords_limit():
 
 
 def test_an_image_over_the_upload_limit_is_posted_back_smaller_with_its_alt_text():
-    noisy = Image.effect_noise((1200, 900), 80).convert("RGB")
-    out = io.BytesIO()
-    noisy.save(out, format="PNG")
-    captioned = Captioned("SPOILER_scan.png", out.getvalue(), result(finetuned=["grey noise"]))
-    small = asyncio.run(described_file(captioned, upload_limit=len(out.getvalue()) - 1, max_pixels=50_000_000))
-    same = asyncio.run(described_file(captioned, upload_limit=10 * 1024 * 1024, max_pixels=50_000_000))
+    data = noise_png(600)
+    captioned = Captioned("SPOILER_scan.png", data, result(finetuned=["grey noise"]), spoiler=True)
+    (small,) = asyncio.run(described_files([captioned], file_limit=len(data) - 1, max_pixels=50_000_000)).files
+    (same,) = asyncio.run(described_files([captioned], file_limit=10 * 1024 * 1024, max_pixels=50_000_000)).files
     assert isinstance(small, discord.File) and small.description == "grey noise"
     assert small.filename == "SPOILER_scan.jpg" and Image.open(small.fp).format == "JPEG"
-    assert same.filename == "SPOILER_scan.png" and same.fp.read() == out.getvalue()
+    assert same.filename == "SPOILER_scan.png" and same.fp.read() == data
+
+
+def test_five_phone_photos_posted_back_stay_inside_the_25_mib_of_one_message():
+    photos = [Captioned(f"p{i}.png", noise_png(1450), result(finetuned=[f"photo {i}"])) for i in range(5)]
+    assert sum(len(c.image) for c in photos) > MESSAGE_LIMIT  # as they came, Discord would answer 413
+    reposts = asyncio.run(described_files(photos, file_limit=10 * 1024 * 1024, max_pixels=50_000_000))
+    sizes = [len(f.fp.read()) for f in reposts.files]
+    assert reposts.left_out == 0 and len(sizes) == 5 and sum(sizes) <= MESSAGE_LIMIT
+    assert [f.description for f in reposts.files] == [f"photo {i}" for i in range(5)]
+
+
+def test_an_image_that_cannot_be_made_small_enough_is_left_out_and_counted():
+    photos = [Captioned("big.png", noise_png(1450), result(finetuned=["x"]))]
+    reposts = asyncio.run(described_files(photos, file_limit=2000, max_pixels=50_000_000))
+    assert reposts.files == [] and reposts.left_out == 1
+
+
+def test_a_spoiler_images_caption_is_in_spoiler_marks_everywhere_it_is_shown():
+    spoiled = Captioned("SPOILER_plot.png", b"", result(finetuned=["the butler did it"]), spoiler=True)
+    (embed,) = outcome_embeds([("SPOILER_plot.png", spoiled)])
+    assert embed.description == "||the butler did it||"
+    assert caption_embed(result(finetuned=["x"]), spoiler=True).description == "||x||"
+    pretrained, finetuned = compare_embed(result(finetuned=["a"], pretrained=["b"]), spoiler=True).fields
+    assert pretrained.value.startswith("||b||") and finetuned.value.startswith("||a||")
+
+
+def test_an_empty_caption_is_never_sent_as_the_answer():
+    assert caption_embed(result(finetuned=["  "])).description == messages.NO_CAPTION
+    assert alt_text(result(finetuned=[""])) == messages.NO_CAPTION
+    assert compare_embed(result(finetuned=[""], pretrained=["b"])).fields[1].value.startswith(messages.NO_CAPTION)
+
+
+def test_reload_and_models_reports_for_hundreds_of_workers_and_versions_fit_discords_limits():
+    replies = [
+        WorkerReply(
+            worker=f"gpu{i}@host-{i:04d}.cluster.example",
+            status="refused" if i % 2 else "ok",
+            version="v3",
+            load_s=2.5,
+            reason="the probe caption had NaN scores after the swap",
+            available=[f"experiment-{i}-{j}" for j in range(10)],
+        )
+        for i in range(400)
+    ]
+    reload, models = reload_embed("v3", replies).to_dict(), models_embed(replies).to_dict()
+    for embed in (reload, models):
+        assert limit_problem({"embeds": [embed]}) is None
+    assert reload["description"].splitlines()[-1].startswith("…and ") and reload["description"].endswith(" more")
+    available = models["description"].splitlines()[-1]
+    assert available.startswith("Available: ") and available.endswith(" more")
 
 
 def test_reload_and_models_embeds_show_each_worker():
@@ -141,3 +190,11 @@ def test_id_settings_must_be_discord_ids():
     assert DiscordIds.from_settings(settings).admin_users == {123, 456}
     with pytest.raises(InvalidDiscordId, match="DISCORD_AUTO_CAPTION_CHANNELS holds '#general'"):
         DiscordIds.from_settings(Settings(discord_auto_caption_channels="#general", _env_file=None))
+
+
+def test_ten_images_with_long_names_and_long_captions_fit_one_message():
+    caption = " ".join(["word"] * 50) + " " + "x" * 150  # a 50-word caption and then some
+    long_name = "long-name-" * 25
+    outcomes = [(f"{long_name}{i}.png", Captioned("a.png", b"", result(finetuned=[caption]))) for i in range(10)]
+    embeds = [e.to_dict() for e in outcome_embeds(outcomes)]
+    assert limit_problem({"embeds": embeds}) is None

@@ -40,7 +40,7 @@ async def test_commands_sync_to_the_listed_guild_with_descriptions_ranges_and_th
     async with running_bot(idle_settings) as h:
         commands = synced(h, f"/guilds/{h.fake.guild_id}/commands")
         assert not h.fake.calls_to("PUT", f"/applications/{h.fake.application_id}/commands")  # no global sync
-    assert set(commands) == {"caption", "compare", "reload-model", "models", "Caption this image"}
+    assert set(commands) == {"caption", "compare", "reload-model", "models", "feedback", "Caption this image"}
     caption = options_of(commands["caption"])
     assert commands["caption"]["description"] == "Caption an image with the fine-tuned or the pretrained model."
     assert caption["image"]["type"] == 11 and caption["image"]["required"] is True
@@ -59,7 +59,7 @@ async def test_commands_sync_to_the_listed_guild_with_descriptions_ranges_and_th
     assert {"private", "variations"} <= set(caption)
     assert set(options_of(commands["compare"])) == {"image", "max_words", "beams", "private"}
     assert commands["Caption this image"]["type"] == 3
-    for admin_command in ("reload-model", "models"):
+    for admin_command in ("reload-model", "models", "feedback"):
         assert str(commands[admin_command]["default_member_permissions"]) == "32"  # Manage Server: a hint only
         assert commands[admin_command]["contexts"] == [0]  # guild only
     assert commands["caption"]["default_member_permissions"] is None
@@ -135,7 +135,7 @@ async def test_without_the_message_content_intent_it_logs_one_line_and_serves_me
     ]
     assert warnings == [messages.AUTO_CAPTION_INTENT_OFF]
     assert reply.body["embeds"][0]["description"] == messages.NOT_AN_IMAGE_ATTACHMENT
-    assert answer.body["data"]["embeds"][0]["description"] == messages.NOT_AN_IMAGE_ATTACHMENT
+    assert answer.body["embeds"][0]["description"] == messages.NOT_AN_IMAGE_ATTACHMENT
     assert not [c for c in fake.calls if replies_to(c, unseen)]
     assert not [c for c in fake.calls if c.method == "GET" and "attachments/" in c.path]
 

@@ -42,7 +42,7 @@ def slack_settings(base: Settings, slack: MockSlack, **changes: object) -> Setti
         "slack_file_hosts": [FILES_HOST, OTHER_HOST],
         "slack_admin_user_ids": [ADMIN],
         "slack_auto_caption_channels": [AUTO_CHANNEL],
-        "fetch_allow_private": True,  # the local server is on loopback
+        "fetch_loopback_for_tests": True,  # the local server is plain http on loopback
         "command_cooldown_s": 0.0,
     }
     return base.model_copy(update={**values, **changes})

@@ -1,7 +1,12 @@
 """A local Slack for the tests, in the manner of Bolt's own mock Web API server: it answers the Web API methods
 the bot calls and records each call, serves files (with an optional redirect to a second host name, and a gate
 that holds downloads until a test releases them), records what is POSTed to response_urls, and speaks Socket
-Mode (apps.connections.open, then a websocket that sends envelopes and records the acks)."""
+Mode (apps.connections.open, then a websocket that sends envelopes and records the acks).
+
+Where Slack's documentation states a rule the bot can break, the mock keeps it, cited beside the code: blocks
+are checked with slack_sdk's own Block Kit models and refused as `invalid_blocks`; a message with blocks and a
+blank top-level `text` is noted in `warnings` (notifications would show nothing); files.info and
+chat.postMessage answer the errors their reference pages list for a file or channel the test marks."""
 
 import asyncio
 import itertools
@@ -12,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiohttp import WSMsgType, web
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.blocks import Block
 
 TEAM_ID = "T0CAPTION"
 BOT_USER_ID = "U0CAPBOT"
@@ -20,6 +27,22 @@ BOT_ID = "B0CAPBOT"
 # redirected to. Both are in SLACK_FILE_HOSTS; the bot token may go only to the first.
 FILES_HOST = "127.0.0.1"
 OTHER_HOST = "localhost"
+BLOCKS_PER_MESSAGE = 50  # https://docs.slack.dev/reference/block-kit/blocks: "up to 50 blocks in each message"
+
+
+def block_problem(blocks: list[dict] | None) -> str | None:
+    """Why Slack would refuse these blocks (`invalid_blocks`), judged by slack_sdk's Block Kit models, which
+    encode Block Kit's documented limits (section text 3000, ten fields of 2000, ten context elements...)."""
+    if not blocks:
+        return None
+    if len(blocks) > BLOCKS_PER_MESSAGE:
+        return f"{len(blocks)} blocks, over {BLOCKS_PER_MESSAGE}"
+    for block in blocks:
+        try:
+            Block.parse(block).validate_json()
+        except SlackObjectFormationError as err:
+            return str(err)
+    return None
 
 
 @dataclass
@@ -48,6 +71,14 @@ class MockSlack:
     redirects: dict[str, str] = field(default_factory=dict)  # file id → where its download redirects
     history: dict[str, list[dict]] = field(default_factory=dict)  # channel → messages, newest first
     errors: dict[str, str] = field(default_factory=dict)  # method → the error it answers
+    # files.info's answer for a file this app may not see (https://docs.slack.dev/reference/methods/files.info#errors)
+    file_errors: dict[str, str] = field(default_factory=dict)  # file id → access_denied, not_visible, ...
+    # chat.postMessage's answer for a channel it may not post in: read-only, thread-only, locked threads
+    # (https://docs.slack.dev/reference/methods/chat.postMessage#errors: restricted_action_read_only_channel, ...)
+    post_errors: dict[str, str] = field(default_factory=dict)  # channel id → error
+    # Messages with blocks but a blank `text`: chat.postMessage takes `text` as the fallback "for notifications"
+    # (https://docs.slack.dev/reference/methods/chat.postMessage#arguments), and slack_sdk warns without it.
+    warnings: list[str] = field(default_factory=list)
     downloads_open: asyncio.Event = field(default_factory=asyncio.Event)
     sockets: list[web.WebSocketResponse] = field(default_factory=list)
     socket_acks: list[dict] = field(default_factory=list)
@@ -190,6 +221,9 @@ class MockSlack:
             return web.json_response({"ok": False, "error": "invalid_auth"})
         if method in self.errors:
             return web.json_response({"ok": False, "error": self.errors[method]})
+        refused = self._message_problem(method, args)
+        if refused:
+            return web.json_response({"ok": False, "error": refused})
         answer = getattr(self, "_" + method.replace(".", "_"), lambda args: {})
         return web.json_response({"ok": True, **answer(args)})
 
@@ -207,7 +241,27 @@ class MockSlack:
     def _apps_connections_open(self, args: dict) -> dict:
         return {"url": f"ws://{FILES_HOST}:{self.port}/socket"}
 
+    def _message_problem(self, method: str, args: dict) -> str | None:
+        """The error chat.postMessage / chat.postEphemeral would answer for this message, if any."""
+        if method not in ("chat.postMessage", "chat.postEphemeral"):
+            return None
+        if method == "chat.postMessage" and args.get("channel") in self.post_errors:
+            return self.post_errors[args["channel"]]
+        return self._check_message(method, args)
+
+    def _check_message(self, where: str, args: dict) -> str | None:
+        blocks = args.get("blocks")
+        if isinstance(blocks, str):
+            blocks = json.loads(blocks)
+        if block_problem(blocks):
+            return "invalid_blocks"
+        if blocks and not str(args.get("text") or "").strip():
+            self.warnings.append(f"{where}: blocks without fallback text")
+        return None
+
     def _files_info(self, args: dict) -> dict:
+        if args["file"] in self.file_errors:
+            return {"ok": False, "error": self.file_errors[args["file"]]}
         if args["file"] not in self.files:
             return {"ok": False, "error": "file_not_found"}
         return {"file": self.files[args["file"]]}
@@ -246,5 +300,8 @@ class MockSlack:
         return socket
 
     async def _respond(self, request: web.Request) -> web.Response:
-        self.responses.append({"url_id": request.match_info["url_id"], **await request.json()})
+        body = await request.json()
+        self.responses.append({"url_id": request.match_info["url_id"], **body})
+        if self._check_message("response_url", body):
+            return web.Response(status=400, text="invalid_blocks")
         return web.Response(text="ok")

@@ -93,3 +93,21 @@ def test_a_bad_version_name_or_extra_words_are_answered_plainly(idle_settings):
     usage, (refused,) = run(scenario())
     assert usage.body == messages.SLACK_RELOAD_USAGE
     assert refused["text"].startswith("'../../etc' is not a valid version name")
+
+
+def test_an_admin_rolls_back_with_reload_model_previous(admin_worker, tmp_path):
+    registry = Registry(admin_worker.settings.model_dir)
+    for seed, version in ((3, "before"), (4, "after")):
+        registry.add_version(make_tiny_checkpoint(tmp_path / version, seed=seed), version)
+
+    async def scenario():
+        async with harness(admin_worker.settings) as h:
+            for version in ("before", "after", "previous"):
+                await h.dispatch(h.command("/reload-model", version, user=ADMIN))
+                await h.settle()
+            return h.slack.responses
+
+    *_, rollback = run(scenario())
+    lines = rollback["blocks"][0]["text"]["text"].splitlines()
+    assert lines[1].startswith(f"{admin_worker.name}: now serving before (loaded in ")
+    assert registry.current() == "before" and registry.previous() == "after"

@@ -158,9 +158,9 @@ def test_the_manifest_declares_what_the_app_handles(idle_settings):
             await h.settle()
             return acks
 
-    assert sorted(commands) == ["/caption", "/compare", "/models", "/reload-model"]
+    assert sorted(commands) == ["/caption", "/compare", "/feedback", "/models", "/reload-model"]
     assert shortcut == {**shortcut, "type": "message", "callback_id": CALLBACK_ID, "name": "Caption this image"}
-    assert [a.status for a in run(scenario())] == [200] * 5  # each one handled (Bolt answers 404 otherwise)
+    assert [a.status for a in run(scenario())] == [200] * 6  # each one handled (Bolt answers 404 otherwise)
 
 
 def test_the_manifest_grants_every_scope_the_bot_uses_and_no_more():

@@ -9,7 +9,6 @@ from PIL import Image
 from pydantic import SecretStr
 
 from captionbot.bot import messages
-from captionbot.core.admission import waiting_key
 from captionbot.core.errors import Busy, ServiceUnavailable, TimedOut
 from tests.bot.slack.harness import CHANNEL, MEMBER, harness, image
 
@@ -72,7 +71,7 @@ def test_beyond_the_queue_cap_the_user_is_told_the_captioner_is_busy(idle_settin
         async with harness(settings) as h:
             h.slack.post_message(CHANNEL, MEMBER, [h.slack.add_file(image())])
             await h.dispatch(h.command("/caption", user="U0FIRST"))
-            while await store.zcard(waiting_key(settings.queue_name)) < 1:  # the first job waits for a worker
+            while await store.llen(settings.queue_name) < 1:  # the first job waits for a worker
                 await asyncio.sleep(0.02)
             await h.dispatch(h.command("/caption", user="U0SECOND"))
             await h.settle()

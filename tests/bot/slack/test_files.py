@@ -3,11 +3,10 @@ size Slack reports is checked before a download, and a link yields a file id, ne
 
 import asyncio
 
-import aiohttp
 import pytest
 
 from captionbot.bot import messages
-from captionbot.bot.fetch import FetchRefused
+from captionbot.bot.fetch import Fetcher, FetchRefused
 from captionbot.bot.slack.app import web_client
 from captionbot.bot.slack.files import SlackFile, SlackFiles
 from captionbot.bot.slack.lookup import file_id_from_link
@@ -41,8 +40,8 @@ async def _download(settings_changes: dict, **file_options) -> tuple[bytes | Exc
     async with MockSlack(BOT_TOKEN) as slack:
         settings = slack_settings(Settings(_env_file=None), slack, **settings_changes)
         listed = slack.add_file(file_options.pop("data", image()), **file_options)
-        async with aiohttp.ClientSession() as session:
-            files = SlackFiles(web_client(settings), session, settings)
+        async with Fetcher(loopback_for_tests=True) as fetcher:
+            files = SlackFiles(web_client(settings), fetcher, settings)
             try:
                 file = await files.resolve(listed)
                 files.check(file)

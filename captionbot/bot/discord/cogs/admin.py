@@ -10,11 +10,15 @@ from discord import app_commands
 from discord.ext import commands
 
 from captionbot.bot.discord.checks import NotAdmin, is_admin
+from captionbot.bot.discord.cogs.feedback import approval_embed
 from captionbot.bot.discord.ids import DiscordIds
 from captionbot.bot.discord.render import models_embed, reload_embed
+from captionbot.bot.discord.replies import answer, think
 from captionbot.bot.service import CaptionService
 
 log = logging.getLogger(__name__)
+
+VERSION_MAX_LENGTH = 64  # the longest registry version name (core/registry.py, VERSION_PATTERN)
 
 
 class Admin(commands.Cog):
@@ -30,21 +34,24 @@ class Admin(commands.Cog):
     @app_commands.command(name="reload-model")
     @app_commands.guild_only()
     @app_commands.default_permissions(manage_guild=True)
-    async def reload_model(self, interaction: discord.Interaction, version: str | None = None) -> None:
+    async def reload_model(
+        self, interaction: discord.Interaction, version: app_commands.Range[str, 1, VERSION_MAX_LENGTH] | None = None
+    ) -> None:
         """Load a fine-tuned model version on every worker and show each worker's answer (admins only).
 
         Args:
             version: Registry version to load (default: the registry's current version).
         """
-        await interaction.response.defer(thinking=True, ephemeral=True)
+        await think(interaction, private=True)
         log.info("user %s asked every worker to load %s", interaction.user.id, version or "the current version")
         replies = await self.service.reload(version)
-        await interaction.followup.send(embed=reload_embed(version, replies), ephemeral=True)
+        await answer(interaction, [reload_embed(version, replies)])
 
     @app_commands.command(name="models")
     @app_commands.guild_only()
     @app_commands.default_permissions(manage_guild=True)
     async def models(self, interaction: discord.Interaction) -> None:
         """The fine-tuned versions available and the one each worker serves (admins only)."""
-        await interaction.response.defer(thinking=True, ephemeral=True)
-        await interaction.followup.send(embed=models_embed(await self.service.status()), ephemeral=True)
+        await think(interaction, private=True)
+        approval = await approval_embed(interaction.client)
+        await answer(interaction, [models_embed(await self.service.status()), *approval])

@@ -8,8 +8,10 @@ from captionbot.bot import messages
 from captionbot.bot.discord.alt_text import described_files
 from captionbot.bot.discord.captioner import Captioned, Captioner
 from captionbot.bot.discord.checks import expensive_command_cooldown
+from captionbot.bot.discord.cogs.feedback import feedback_extras
 from captionbot.bot.discord.intake import attachments_to_caption
 from captionbot.bot.discord.render import caption_embed, compare_embed, outcome_embeds
+from captionbot.bot.discord.replies import answer, tell_privately, think
 from captionbot.core.errors import ImageRejected
 from captionbot.core.jobs import BEAMS, MAX_WORDS, MODEL_NAMES, TEMPERATURE, Mode, make_options
 
@@ -59,11 +61,11 @@ class CaptionCommands(commands.Cog):
             private: Only you see the answer.
         """
         self.captioner.check(image)
-        await interaction.response.defer(thinking=True, ephemeral=private)
+        await think(interaction, private=private)
         mode = Mode.variations if variations else Mode.single
         options = make_options(max_words=max_words, beams=beams, temperature=temperature)
         captioned = await self.captioner.caption(image, interaction.user.id, (model,), mode, options)
-        await self._answer(interaction, [caption_embed(captioned.result, mode)], [captioned], ephemeral=private)
+        await self._answer(interaction, [caption_embed(captioned.result, mode, spoiler=captioned.spoiler)], [captioned])
 
     @app_commands.command(name="compare")
     @expensive_command_cooldown
@@ -84,35 +86,44 @@ class CaptionCommands(commands.Cog):
             private: Only you see the answer.
         """
         self.captioner.check(image)
-        await interaction.response.defer(thinking=True, ephemeral=private)
+        await think(interaction, private=private)
         options = make_options(max_words=max_words, beams=beams)
         captioned = await self.captioner.caption(
             image, interaction.user.id, ("pretrained", "finetuned"), Mode.single, options
         )
-        await self._answer(interaction, [compare_embed(captioned.result)], [captioned], ephemeral=private)
+        await self._answer(interaction, [compare_embed(captioned.result, spoiler=captioned.spoiler)], [captioned])
 
     @expensive_command_cooldown
     async def caption_message(self, interaction: discord.Interaction, message: discord.Message) -> None:
-        """Caption every image attached to a message (works without the message_content intent)."""
+        """Caption every image attached to a message (works without the message_content intent): the captions
+        for the channel, the images that failed told to the user alone."""
         attachments = attachments_to_caption(message, images_only=True)
         if not attachments:
             raise ImageRejected(messages.DISCORD_NO_IMAGE_ON_MESSAGE)
-        await interaction.response.defer(thinking=True)
+        refusals = [self.captioner.refusal(a) for a in attachments]
+        if all(refusals):  # known before any download: told privately, with no public "thinking…" first
+            refused = outcome_embeds([(a.filename, r) for a, r in zip(attachments, refusals, strict=True)])
+            await tell_privately(interaction, embeds=refused)
+            return
+        await think(interaction, private=False)
         outcomes = await self.captioner.caption_each(attachments, interaction.user.id)
         embeds = outcome_embeds([(a.filename, o) for a, o in zip(attachments, outcomes, strict=True)])
-        await self._answer(interaction, embeds, [o for o in outcomes if isinstance(o, Captioned)])
+        captioned = [(e, o) for e, o in zip(embeds, outcomes, strict=True) if isinstance(o, Captioned)]
+        failed = [e for e, o in zip(embeds, outcomes, strict=True) if not isinstance(o, Captioned)]
+        if captioned:
+            await self._answer(interaction, [e for e, _ in captioned], [o for _, o in captioned])
+        if failed:
+            await tell_privately(interaction, embeds=failed)
 
     async def _answer(
-        self,
-        interaction: discord.Interaction,
-        embeds: list[discord.Embed],
-        captioned: list[Captioned],
-        ephemeral: bool = False,
+        self, interaction: discord.Interaction, embeds: list[discord.Embed], captioned: list[Captioned]
     ) -> None:
-        """The followup; with DISCORD_ALT_TEXT on, each image comes back with its caption as alt text."""
-        files = []
-        if self.alt_text:
-            files = await described_files(
-                captioned, interaction.filesize_limit, self.captioner.settings.max_image_pixels
-            )
-        await interaction.followup.send(embeds=embeds, files=files, ephemeral=ephemeral)
+        """In place of "thinking…", with the feedback buttons where they are on; with DISCORD_ALT_TEXT on, each image
+        comes back with its caption as alt text."""
+        extras = await feedback_extras(self.bot, interaction.channel, interaction.guild_id, captioned, embeds)
+        if not self.alt_text:
+            await answer(interaction, embeds, **extras)
+            return
+        reposts = await described_files(captioned, interaction.filesize_limit, self.captioner.settings.max_image_pixels)
+        note = messages.DISCORD_REPOSTS_LEFT_OUT.format(count=reposts.left_out) if reposts.left_out else None
+        await answer(interaction, embeds, reposts, note, **extras)

@@ -1,0 +1,39 @@
+"""POST /v1/captions: an image and the job's options in, the job contract's result out."""
+
+from fastapi import APIRouter, Request
+
+from captionbot.api.auth import Caller
+from captionbot.api.options import job_choice
+from captionbot.api.problems import problem_responses
+from captionbot.api.schemas import CaptionResponse, captions_openapi
+from captionbot.api.upload import read_upload
+from captionbot.bot.service import CaptionRequest
+from captionbot.core.settings import Settings
+
+
+def router(settings: Settings) -> APIRouter:
+    routes = APIRouter()
+
+    @routes.post(
+        "/v1/captions",
+        summary="Caption an image",
+        response_model=CaptionResponse,
+        responses=problem_responses(400, 401, 413, 415, 422, 429, 500, 503, 504),
+        openapi_extra=captions_openapi(settings.max_image_bytes),
+    )
+    async def create_caption(request: Request, caller: Caller) -> CaptionResponse:
+        """One caption with beam search, three `variations`, or both models side by side with `compare`.
+
+        The file is refused with a sentence that says why (size, pixels, format, damage), the same sentence the
+        chat bots give; busy and rate-limited requests get 429 with `Retry-After`."""
+        state = request.app.state
+        upload = await read_upload(request, state.settings.max_image_bytes)
+        choice = job_choice({**request.query_params, **upload.fields})
+        await state.workers.require_worker()
+        job = CaptionRequest(
+            image=upload.image, models=choice.models, mode=choice.mode, options=choice.options, user_id=caller
+        )
+        result = (await state.service.caption(job)).raise_for_error()
+        return CaptionResponse(job_id=result.job_id, results=result.results, worker=result.worker)
+
+    return routes

@@ -1,0 +1,98 @@
+"""Which workers serve this API's queue, checked every API_WORKER_PROBE_S in the background: a request is
+answered "cannot be reached" (503) at once when none does, instead of waiting for the job timeout, and
+`/healthz` and `/v1/models` read the latest answer rather than broadcasting on every call.
+
+A worker busy captioning can miss a broadcast's deadline, so one missed check does not make it gone: it
+counts until it has been silent for `MISSED_CHECKS` checks in a row.
+"""
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+import redis
+from celery import Celery
+from kombu.exceptions import OperationalError
+
+from captionbot.core.control import WorkerReply, worker_status
+from captionbot.core.errors import ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+BROADCAST_TIMEOUT_S = 2.0
+MISSED_CHECKS = 3
+
+
+@dataclass(frozen=True)
+class WorkerSnapshot:
+    workers: list[WorkerReply] = field(default_factory=list)
+    checked_at: float = 0.0
+    error: str | None = None  # why the check itself failed
+
+
+def serving_workers(app: Celery, queue_name: str) -> list[WorkerReply]:
+    """What each live worker that consumes `queue_name` serves (blocking: about two broadcast timeouts)."""
+    queues = app.control.inspect(timeout=BROADCAST_TIMEOUT_S).active_queues() or {}
+    names = {worker for worker, consumed in queues.items() if any(q.get("name") == queue_name for q in consumed)}
+    return [reply for reply in worker_status(app, BROADCAST_TIMEOUT_S) if reply.worker in names]
+
+
+class WorkerProbe:
+    def __init__(self, app: Celery, queue_name: str, interval_s: float) -> None:
+        self._app = app
+        self._queue_name = queue_name
+        self._interval_s = interval_s
+        self._seen: dict[str, tuple[float, WorkerReply]] = {}  # worker -> (last answered, its last full reply)
+        self._task: asyncio.Task | None = None
+        self._recheck: asyncio.Future | None = None
+        self.snapshot = WorkerSnapshot()
+
+    async def start(self) -> None:
+        """Check once before the API serves, then keep checking in the background."""
+        snapshot = await self.check()
+        error = f" ({snapshot.error})" if snapshot.error else ""
+        log.info("workers serving queue %s: %d%s", self._queue_name, len(snapshot.workers), error)
+        self._task = asyncio.create_task(self._keep_checking())
+
+    async def check(self) -> WorkerSnapshot:
+        now = time.time()
+        try:
+            replies = await asyncio.to_thread(serving_workers, self._app, self._queue_name)
+        except (OperationalError, redis.RedisError, OSError) as err:
+            self._seen.clear()
+            self.snapshot = WorkerSnapshot(checked_at=now, error=f"Redis unreachable ({type(err).__name__})")
+            return self.snapshot
+        for reply in replies:
+            if reply.status != "no_answer" or reply.worker not in self._seen:
+                self._seen[reply.worker] = (now, reply)
+            else:
+                self._seen[reply.worker] = (now, self._seen[reply.worker][1])
+        oldest = now - MISSED_CHECKS * (self._interval_s + 2 * BROADCAST_TIMEOUT_S)
+        self._seen = {name: seen for name, seen in self._seen.items() if seen[0] >= oldest}
+        workers = [reply for _, reply in sorted(self._seen.values(), key=lambda seen: seen[1].worker)]
+        self.snapshot = WorkerSnapshot(workers=workers, checked_at=now)
+        return self.snapshot
+
+    async def _keep_checking(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval_s)
+            before = len(self.snapshot.workers)
+            after = len((await self.check()).workers)
+            if after != before:
+                log.info("workers serving queue %s: %d (were %d)", self._queue_name, after, before)
+
+    async def require_worker(self) -> None:
+        """`ServiceUnavailable` when no worker consumes the queue: after a check that found none, look again
+        (one check at a time, shared by every request that waits on it), so a worker that just started counts."""
+        if self.snapshot.workers:
+            return
+        if self._recheck is None or self._recheck.done():
+            self._recheck = asyncio.ensure_future(self.check())
+        if not (await asyncio.shield(self._recheck)).workers:
+            raise ServiceUnavailable()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)

@@ -1,0 +1,23 @@
+"""The API in docker-compose.yml and its image: a service of its own with its port, key file, health check."""
+
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).parents[2]
+
+
+def test_compose_runs_the_api_with_its_port_keys_and_health_check():
+    service = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["api"]
+    assert service["build"]["dockerfile"] == "deploy/Dockerfile.api"
+    assert service["command"][:3] == ["api", "--host", "0.0.0.0"]
+    assert service["ports"] == ["127.0.0.1:8000:8000"]
+    assert service["environment"]["API_KEYS_FILE"].startswith("/data/") and "api-data:/data" in service["volumes"]
+    assert "models:/models:ro" in service["volumes"]
+    assert "http://127.0.0.1:8000/healthz" in " ".join(service["healthcheck"]["test"])
+
+
+def test_the_api_image_installs_no_torch():
+    dockerfile = (ROOT / "deploy" / "Dockerfile.api").read_text()
+    assert '".[api,demo]"' in dockerfile
+    assert "torch" not in dockerfile.split("\n", 2)[2]
