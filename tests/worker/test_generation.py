@@ -70,6 +70,22 @@ def test_token_limits_count_the_prompt_as_blip_does(tiny_loaded):
                for row in tokens)
 
 
+def test_the_token_limit_stays_within_the_decoders_positions(tiny_loaded):
+    """The largest max_words asks for more tokens ([DEC], prompt and caption) than the tiny decoder has
+    positions (64): the limit is those positions, and decoding to it does not fail."""
+    from captionbot.core.jobs import MAX_WORDS
+    from captionbot.worker.generation import token_limits
+
+    positions = tiny_loaded.model.config.text_config.max_position_embeddings
+    assert tiny_loaded.decoding.max_length_for(MAX_WORDS[1]) > positions
+    assert token_limits(tiny_loaded, MAX_WORDS[1]) == {"min_length": 5, "max_length": positions}
+    for beams in (1, 3):
+        (caption,) = beam_captions(tiny_loaded, pixels(1), beams=beams, max_words=MAX_WORDS[1])
+        assert caption.strip()
+    torch.manual_seed(2)
+    assert all(len(rows) == 3 for rows in variation_captions(tiny_loaded, pixels(1), (0.7, 1.0, 1.3), MAX_WORDS[1]))
+
+
 def test_a_compare_decodes_each_model_with_its_own_beams_not_the_jobs(tiny_loaded):
     """Fairness: /compare decodes each model as it was meant to be (the pretrained one as BLIP's COCO
     captioner, 3 beams), whatever beams the job names; a single-model job takes the job's beams."""
