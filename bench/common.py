@@ -12,12 +12,14 @@ CACHE = Path(".bench-cache")
 
 
 def base_checkpoint() -> Path:
-    """BlipConfig() defaults (BLIP-base's shape) with random weights, made once and kept in .bench-cache."""
-    from captionbot.training.scratch import save_random_blip
+    """BlipConfig() defaults (BLIP-base's shape) with random weights, made once and kept in .bench-cache; its
+    vocabulary spells BLIP's prompt in three tokens, as BLIP-base's does."""
+    from captionbot.core.decoding import BLIP_PROMPT
+    from captionbot.training.scratch import caption_words, save_random_blip
 
-    path = CACHE / "blip-base-random"
+    path = CACHE / "blip-base-random-prompt"
     if not (path / "model.safetensors").is_file():
-        save_random_blip(path, [], shape="base")
+        save_random_blip(path, caption_words([BLIP_PROMPT]), shape="base")
     return path
 
 

@@ -15,7 +15,6 @@ import asyncio
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -26,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from common import CACHE, base_checkpoint, sample_jpeg  # noqa: E402
 
+from captionbot.commands.worker_process import WorkerProcess  # noqa: E402
 from captionbot.core.celery_config import make_celery  # noqa: E402
 from captionbot.core.control import reload_workers  # noqa: E402
 from captionbot.core.jobs import Job, Options  # noqa: E402
@@ -44,14 +44,9 @@ def registry_with(root: Path, checkpoints: dict[str, Path]) -> Path:
     return root
 
 
-def start_worker(values: dict[str, str], log: Path) -> subprocess.Popen:
+def start_worker(values: dict[str, str], log: Path) -> WorkerProcess:
     env = {**os.environ, **values, "HF_HUB_OFFLINE": "1", "REDIS_URL": REDIS_URL}
-    worker = subprocess.Popen([sys.executable, "-m", "captionbot", "worker", "--name", f"swap-{uuid.uuid4().hex[:6]}@localhost"], env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
-    while "ready:" not in log.read_text(errors="replace"):
-        if worker.poll() is not None:
-            raise SystemExit(log.read_text()[-3000:])
-        time.sleep(0.3)
-    return worker
+    return WorkerProcess(env, log, name=f"swap-{uuid.uuid4().hex[:6]}@localhost").start(timeout=600)
 
 
 def steady_load(settings: Settings, stop: threading.Event, completions: list[float], failures: list) -> None:
@@ -96,8 +91,7 @@ def stall_phase(work: Path) -> None:
     finally:
         stop.set()
         load.join()
-        worker.terminate()
-        worker.wait()
+        worker.stop()
     print(f"stall phase (tiny model, 4 closed-loop clients): {len(completions)} jobs answered, {len(failures)} failed")
     print(f"  largest gap between completions without a swap: {largest_gap_ms(completions, quiet_start, quiet_end):7.1f} ms")
     print(f"  largest gap during three reloads:                {largest_gap_ms(completions, swap_start, swap_end):7.1f} ms")
@@ -119,14 +113,13 @@ def memory_phase(work: Path) -> None:
     worker = start_worker(values, work / "memory.log")
     try:
         CaptionQueue(settings).caption_sync(Job(image=sample_jpeg(), options=Options(beams=1)), timeout=600)
-        two_models = vm_kib(worker.pid, "VmRSS")
-        peak_before = vm_kib(worker.pid, "VmHWM")
+        two_models = vm_kib(worker.process.pid, "VmRSS")
+        peak_before = vm_kib(worker.process.pid, "VmHWM")
         (reply,) = reload_workers(make_celery(settings), "v2", timeout=600)
         time.sleep(2)
-        peak_during, after = vm_kib(worker.pid, "VmHWM"), vm_kib(worker.pid, "VmRSS")
+        peak_during, after = vm_kib(worker.process.pid, "VmHWM"), vm_kib(worker.process.pid, "VmRSS")
     finally:
-        worker.terminate()
-        worker.wait()
+        worker.stop()
     model_mib = sum(p.stat().st_size for p in base.glob("*.safetensors")) / 2**20
     print(f"memory phase (BLIP-base shape, fp32, CPU): one model's weights {model_mib:.0f} MiB; reload {reply.status} in {reply.load_s:.2f} s")
     print(f"  RSS with two models resident {two_models / 1024:7.0f} MiB (peak so far {peak_before / 1024:.0f} MiB)")

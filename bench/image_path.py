@@ -16,7 +16,8 @@ from transformers.models.blip.image_processing_pil_blip import BlipImageProcesso
 sys.path.insert(0, str(Path(__file__).parent))
 from common import median_ms, sample_jpeg  # noqa: E402
 
-from captionbot.worker.preprocess import ImageSpec, load_picture, to_pixel_values  # noqa: E402
+from captionbot.core.pixels import ImageSpec, model_picture  # noqa: E402
+from captionbot.worker.preprocess import to_pixel_values  # noqa: E402
 
 MEAN = (0.48145466, 0.4578275, 0.40821073)
 STD = (0.26862954, 0.26130258, 0.27577711)
@@ -44,7 +45,7 @@ def main() -> None:
         return processor(images=Image.open(io.BytesIO(data)).convert("RGB"), return_tensors="pt")["pixel_values"]
 
     def ours():
-        return to_pixel_values([load_picture(data, spec, 10**9, 10**9)], spec)
+        return to_pixel_values([model_picture(data, spec, 10**9, 10**9)], spec)
 
     assert baseline().shape == ours().shape
     base_ms, ours_ms = median_ms(baseline, args.repeat), median_ms(ours, args.repeat)

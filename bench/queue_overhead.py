@@ -11,7 +11,6 @@ result's way back). The client is the bots' asyncio one. Needs Redis at REDIS_UR
 import argparse
 import asyncio
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from common import base_checkpoint, percentile, sample_jpeg, summary  # noqa: E402
 
+from captionbot.commands.worker_process import WorkerProcess  # noqa: E402
 from captionbot.core.jobs import Job, Options  # noqa: E402
 from captionbot.core.settings import Settings  # noqa: E402
 
@@ -43,13 +43,9 @@ def in_process(settings: Settings, jobs: list[Job]) -> list[float]:
 def through_queue(settings: Settings, env: dict[str, str], jobs: list[Job]) -> tuple[list[float], list[float]]:
     from captionbot.core.queue import CaptionQueue
 
-    log = tempfile.NamedTemporaryFile(suffix=".log", delete=False)
-    worker = subprocess.Popen([sys.executable, "-m", "captionbot", "worker", "--name", f"bench-{uuid.uuid4().hex[:6]}@localhost"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    log = Path(tempfile.mkstemp(prefix="bench-worker-", suffix=".log")[1])
+    worker = WorkerProcess(env, log, name=f"bench-{uuid.uuid4().hex[:6]}@localhost").start(timeout=600)
     try:
-        while "ready:" not in Path(log.name).read_text(errors="replace"):
-            if worker.poll() is not None:
-                raise SystemExit(Path(log.name).read_text()[-2000:])
-            time.sleep(0.5)
         # The bots' path: one long-lived asyncio client, results awaited on the backend's publish channel.
         loop = asyncio.new_event_loop()
         queue = CaptionQueue(settings)
@@ -66,8 +62,7 @@ def through_queue(settings: Settings, env: dict[str, str], jobs: list[Job]) -> t
         loop.close()
         return latencies, overheads
     finally:
-        worker.terminate()
-        worker.wait(timeout=60)
+        worker.stop()
 
 
 def main() -> None:

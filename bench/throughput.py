@@ -25,7 +25,7 @@ from naive import NaivePipeline  # noqa: E402
 
 from captionbot.core.jobs import MODEL_NAMES, Job, Mode, Options  # noqa: E402
 from captionbot.core.settings import Settings  # noqa: E402
-from captionbot.worker.models import pick_dtype  # noqa: E402
+from captionbot.blip.devices import pick_dtype  # noqa: E402
 from captionbot.worker.startup import build_engine  # noqa: E402
 
 

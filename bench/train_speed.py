@@ -1,13 +1,15 @@
-"""Training throughput: images decoded once and kept in memory vs JPEGs decoded on every step.
+"""Training throughput: images decoded once and kept in memory vs JPEGs decoded on every step; and the
+validation's captioning speed (batched beam search, in the run's precision).
 
     .venv/bin/python bench/train_speed.py                                  # CPU, tiny BLIP (the default)
     .venv/bin/python bench/train_speed.py --shape base --device cuda --precision bf16 --workers 8
 
-Both runs use the training loop's own parts (`captionbot.training.train.Trainer`: data loader, augmentation,
-forward, backward, clipped AdamW step) on the synthetic shapes set written as 500x375 JPEGs, Flickr8k's
-usual size. Each mode runs `--rounds` times, alternating, after a warm-up; the median images/s is reported
-(other processes on a shared machine make single runs noisy). The cache's one-off decode time is reported
-apart: it is paid once per run, the per-step decoding on every epoch.
+Both training runs use the training loop's own parts (`captionbot.training.trainer.Trainer`: its persistent
+data loader, augmentation, forward, backward, clipped AdamW step) on the synthetic shapes set written as
+500x375 JPEGs, Flickr8k's usual size. Each mode runs `--rounds` times, alternating, after a warm-up; the median
+images/s is reported (other processes on a shared machine make single runs noisy). The cache's one-off decode
+time is reported apart: it is paid once per run, the per-step decoding on every epoch. Evaluation images/s is
+`Trainer.score_val`'s captioning (BLIP's prompt, 3 beams, 5 to 20 tokens, `--eval-batch` images a call).
 """
 
 import argparse
@@ -21,15 +23,19 @@ from pathlib import Path
 
 import torch
 
+from captionbot.blip.devices import pick_device
+from captionbot.core.decoding import BLIP_PROMPT
 from captionbot.training import train
+from captionbot.training.captioning import caption_pictures
 from captionbot.training.data import load_data
-from captionbot.training.models import load_model, load_processor, pick_device
-from captionbot.training.scratch import save_random_blip
+from captionbot.training.models import load_model, load_processor
+from captionbot.training.scratch import caption_words, save_random_blip
 from captionbot.training.synthetic import generate
+from captionbot.training.trainer import Trainer
 
 
 def build_trainer(data_dir: Path, model_dir: Path, cache: bool,
-                  args: argparse.Namespace) -> tuple[train.Trainer, float]:
+                  args: argparse.Namespace) -> tuple[Trainer, float]:
     """A Trainer as `captionbot train` builds it; and the seconds its picture stores took to fill."""
     flags = ["--data", str(data_dir), "--output", str(model_dir.parent / "unused"), "--lr", "1e-4",
              "--batch-size", str(args.batch_size), "--device", args.device, "--precision", args.precision,
@@ -40,32 +46,48 @@ def build_trainer(data_dir: Path, model_dir: Path, cache: bool,
     device = pick_device(options.device)
     model = load_model(model_dir, device)
     started = time.perf_counter()
-    trainer = train.Trainer(options, model, load_processor(model_dir), load_data(data_dir), device)
+    trainer = Trainer(options, model, load_processor(model_dir), load_data(data_dir), device)
     return trainer, time.perf_counter() - started
 
 
-def endless_batches(trainer: train.Trainer) -> Iterator[dict[str, torch.Tensor]]:
+def endless_batches(trainer: Trainer) -> Iterator[dict[str, torch.Tensor]]:
     for epoch in itertools.count(1):
-        yield from trainer.loader(trainer.train_pairs, epoch=epoch, shuffle=True)
+        trainer.train_sampler.epoch = epoch
+        yield from trainer.train_loader
 
 
-def images_per_second(trainer: train.Trainer, steps: int, warmup: int = 3) -> float:
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def images_per_second(trainer: Trainer, steps: int, warmup: int = 3) -> float:
     """Pairs per second over `steps` optimizer steps (one micro-batch each), data loading included."""
     trainer.model.train()
     batches = endless_batches(trainer)
     pairs, started = 0, 0.0
     for step in range(warmup + steps):
         if step == warmup:
-            if trainer.device.type == "cuda":
-                torch.cuda.synchronize()
+            sync(trainer.device)
             pairs, started = 0, time.perf_counter()
         batch = next(batches)
         trainer.scaler.scale(trainer.loss(batch)).backward()
         trainer.optimizer_step()
         pairs += len(batch["input_ids"])
-    if trainer.device.type == "cuda":
-        torch.cuda.synchronize()
+    sync(trainer.device)
     return pairs / (time.perf_counter() - started)
+
+
+def eval_images_per_second(trainer: Trainer, batch_size: int) -> float:
+    """The val split captioned as `Trainer.score_val` does, after one warm-up batch."""
+    pictures = trainer.val_pictures
+    caption_pictures(trainer.model, trainer.tokenizer, [pictures[0]] * batch_size, trainer.decoding, batch_size,
+                     dtype=trainer.dtype)
+    sync(trainer.device)
+    started = time.perf_counter()
+    caption_pictures(trainer.model, trainer.tokenizer, pictures, trainer.decoding, batch_size, dtype=trainer.dtype)
+    sync(trainer.device)
+    return len(pictures) / (time.perf_counter() - started)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,27 +100,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "bf16"))
     parser.add_argument("--workers", type=int, help="data loader processes (default: the trainer's)")
+    parser.add_argument("--eval-batch", type=int, default=64, help="images per beam search call (default: 64)")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="train-speed.") as work:
         data_dir = generate(Path(work) / "data", args.images, size=(500, 375))
-        model_dir = save_random_blip(Path(work) / "model", ["a"], shape=args.shape)
+        model_dir = save_random_blip(Path(work) / "model", caption_words([BLIP_PROMPT]), shape=args.shape)
         cached, cache_s = build_trainer(data_dir, model_dir, True, args)
         uncached, _ = build_trainer(data_dir, model_dir, False, args)
         rates: dict[str, list[float]] = {"decode every step": [], "cached": []}
         for _ in range(args.rounds):
             rates["decode every step"].append(images_per_second(uncached, args.steps))
             rates["cached"].append(images_per_second(cached, args.steps))
+        eval_rate = eval_images_per_second(cached, args.eval_batch)
 
     medians = {mode: statistics.median(values) for mode, values in rates.items()}
     print(f"BLIP {args.shape}, {cached.device}, precision {args.precision}, batch {args.batch_size}, "
-          f"500x375 JPEGs -> {cached.train_pairs.store.side}px, {torch.get_num_threads()} torch threads")
+          f"500x375 JPEGs -> {cached.spec.size}px, "
+          f"{torch.get_num_threads()} torch threads")
     for mode, values in rates.items():
         runs = " ".join(f"{v:.0f}" for v in values)
         print(f"  {mode:<18} {medians[mode]:8.1f} images/s   (rounds: {runs})")
     decoded = len(cached.train_pairs.store) + len(cached.val_pictures)
     print(f"  one-off decode into the cache: {cache_s:.1f} s for {decoded} images")
     print(f"ratio cached / decode every step: {medians['cached'] / medians['decode every step']:.2f}x")
+    print(f"  evaluation (val split, {len(cached.val_pictures)} images, batches of {args.eval_batch}, 3 beams): "
+          f"{eval_rate:.1f} images/s")
     return 0
 
 

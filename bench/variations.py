@@ -5,6 +5,7 @@ vision pass and one decoding batch with a temperature per row.
 """
 
 import argparse
+from dataclasses import replace
 import sys
 from pathlib import Path
 
@@ -14,8 +15,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import base_checkpoint, median_ms  # noqa: E402
 
 from captionbot.core.jobs import VARIATION_TEMPERATURES  # noqa: E402
-from captionbot.worker.generation import max_new_tokens, variation_captions  # noqa: E402
-from captionbot.worker.models import ModelSource, load_model, pick_dtype  # noqa: E402
+from captionbot.blip.devices import pick_dtype  # noqa: E402
+from captionbot.worker.generation import variation_captions  # noqa: E402
+from captionbot.worker.models import ModelSource, load_model  # noqa: E402
 
 
 def main() -> None:
@@ -27,7 +29,10 @@ def main() -> None:
     device = torch.device(args.device)
     loaded = load_model("finetuned", ModelSource(str(base_checkpoint()), "bench"), device, pick_dtype(device))
     pixel_values = torch.randn(1, 3, loaded.spec.size, loaded.spec.size, device=device, dtype=loaded.dtype)
-    tokens = max_new_tokens(args.max_words)
+    length = loaded.decoding.max_length_for(args.max_words)  # the prompt's tokens included
+    tokens = length - len(loaded.prompt)
+    # min == max length in both, so random weights decode the same length either way: compare the work
+    loaded = replace(loaded, decoding=replace(loaded.decoding, min_length=length, max_length=length))
 
     @torch.inference_mode()
     def three_calls():
@@ -35,14 +40,10 @@ def main() -> None:
             loaded.model.generate(pixel_values=pixel_values, do_sample=True, temperature=temperature, top_k=50, top_p=0.95, max_new_tokens=tokens, min_new_tokens=tokens)
 
     def one_pass():
-        # min == max tokens in both, so random weights decode the same length either way
         variation_captions(loaded, pixel_values, VARIATION_TEMPERATURES, args.max_words)
 
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
-    import captionbot.worker.generation as generation
-
-    generation.MIN_NEW_TOKENS = tokens  # equal lengths: compare the work, not where random weights stop
     base, ours = median_ms(three_calls, args.repeat, sync), median_ms(one_pass, args.repeat, sync)
     print(f"three variations, BLIP-base shape, {device}, {tokens} new tokens each, median of {args.repeat}")
     print(f"three generate calls: {base:8.0f} ms")

@@ -1,4 +1,4 @@
-"""`captionbot`: one entry point for every process and tool (DESIGN.md, command line).
+"""`captionbot`: one entry point for every process and tool (docs/architecture.md).
 
 Each command family lives in its own module exposing `add_commands(subparsers)`; a command's handler is
 stored as `func` and imports what it needs when it runs, so `captionbot discord --help` loads no torch.
@@ -20,10 +20,6 @@ COMMAND_MODULES = (
 )
 
 
-class UsageError(Exception):
-    """A bad command line: one line on stderr, exit status 2."""
-
-
 def build_parser() -> argparse.ArgumentParser:
     import importlib
 
@@ -38,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from captionbot.core.errors import UsageError
+
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

@@ -1,4 +1,4 @@
-"""The package boundaries DESIGN.md draws: core and bot load no torch; worker and training never meet."""
+"""The package boundaries docs/architecture.md draws: core and bot load no torch; worker and training never meet."""
 
 import ast
 import subprocess
@@ -26,6 +26,7 @@ def imported_modules(folder: Path) -> set[str]:
     [
         ("core", ("torch", "transformers", "discord", "slack_bolt", "slack_sdk", "captionbot.bot", "captionbot.worker", "captionbot.training")),
         ("bot", ("torch", "transformers", "captionbot.worker", "captionbot.training")),
+        ("blip", ("captionbot.worker", "captionbot.training", "captionbot.bot", "discord", "slack_bolt", "slack_sdk")),
         ("worker", ("captionbot.training", "captionbot.bot", "discord", "slack_bolt", "slack_sdk")),
         ("training", ("captionbot.worker", "captionbot.bot", "discord", "slack_bolt", "slack_sdk")),
         ("feedback", ("torch", "transformers", "discord", "slack_bolt", "slack_sdk", "captionbot.bot", "captionbot.commands", "captionbot.worker", "captionbot.training")),

@@ -4,7 +4,7 @@ import argparse
 import sys
 
 from captionbot.api.keys import KeyCommandError, KeyStore
-from captionbot.cli import UsageError
+from captionbot.core.errors import UsageError
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:

@@ -8,11 +8,10 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from captionbot.cli import UsageError
-from captionbot.core.errors import CaptionError, InvalidOptions
+from captionbot.core.errors import CaptionError, InvalidOptions, UsageError
+from captionbot.core.images import IMAGE_SUFFIXES
 from captionbot.core.jobs import MODEL_NAMES, Job, JobResult, Mode, make_options
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"}
 MAX_IN_FLIGHT = 32
 
 

@@ -13,9 +13,16 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse
+
+if TYPE_CHECKING:
+    from captionbot.commands.worker_process import WorkerProcess
 
 SAMPLES = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png")
 DEMO_DIR = Path(".demo")
+HUB_PROBE_S = 2.0
+WORKER_START_S = 600.0
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -44,8 +51,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         return _caption(photos, env, queue=True)
     finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+        worker.stop()
         if redis_process is not None:
             redis_process.terminate()
 
@@ -76,21 +82,35 @@ def demo_models(settings, demo_dir: Path) -> dict[str, str]:
 
 
 def _hub_model_available(model: str) -> bool:
+    """A folder, the Hub cache, or one quick probe of the Hub (no retries, no warnings) before one download."""
     if Path(model).is_dir():
         return True
     from huggingface_hub import hf_hub_download
+    from huggingface_hub.utils import logging as hub_logging
 
+    hub_logging.set_verbosity_error()
     try:
         hf_hub_download(model, "config.json", local_files_only=True)
         return True
-    except Exception:  # noqa: BLE001 - not cached: try the network briefly
+    except Exception:  # noqa: BLE001 - not cached: ask the Hub, once
         pass
-    if os.environ.get("HF_HUB_OFFLINE") == "1":
+    if os.environ.get("HF_HUB_OFFLINE") == "1" or not _hub_answers():
         return False
     try:
-        hf_hub_download(model, "config.json", etag_timeout=5)
+        hf_hub_download(model, "config.json", etag_timeout=HUB_PROBE_S)
         return True
     except Exception:  # noqa: BLE001 - any failure means: not reachable from here
+        return False
+
+
+def _hub_answers() -> bool:
+    """One TCP connection to the Hub's host, HUB_PROBE_S at most: offline machines answer in no time or never."""
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        socket.create_connection((endpoint.hostname, port), timeout=HUB_PROBE_S).close()
+        return True
+    except OSError:
         return False
 
 
@@ -145,25 +165,15 @@ def _find_redis(url: str) -> tuple[str | None, subprocess.Popen | None]:
     return None, None
 
 
-def _start_worker(env: dict[str, str]) -> subprocess.Popen:
+def _start_worker(env: dict[str, str]) -> "WorkerProcess":
+    from captionbot.commands.worker_process import WorkerFailed, WorkerProcess
+
     print("Starting a caption worker…")
-    log = tempfile.NamedTemporaryFile(prefix="captionbot-demo-worker-", suffix=".log", delete=False)
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "captionbot", "worker", "--name", f"demo-{os.getpid()}@localhost"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        text = Path(log.name).read_text(errors="replace")
-        if "ready:" in text:
-            return worker
-        if worker.poll() is not None:
-            raise SystemExit(f"The worker stopped during start; its log is {log.name}:\n{text[-2000:]}")
-        time.sleep(0.3)
-    worker.terminate()
-    raise SystemExit(f"The worker did not start within 10 minutes; its log is {log.name}.")
+    log = Path(tempfile.mkstemp(prefix="captionbot-demo-worker-", suffix=".log")[1])
+    try:
+        return WorkerProcess(env, log, name=f"demo-{os.getpid()}@localhost").start(timeout=WORKER_START_S)
+    except WorkerFailed as err:
+        raise SystemExit(f"The demo's worker did not start: {err}") from err
 
 
 def _caption(photos: list[Path], env: dict[str, str], queue: bool) -> int:

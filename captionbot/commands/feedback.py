@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from captionbot.cli import UsageError
+from captionbot.core.errors import UsageError
 
 PLATFORMS = ("discord", "slack")
 

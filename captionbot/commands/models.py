@@ -7,7 +7,7 @@ import sys
 import time
 
 from captionbot.bot import messages
-from captionbot.cli import UsageError
+from captionbot.core.errors import UsageError
 from captionbot.core.errors import InvalidVersion
 from captionbot.core.registry import PREVIOUS, RegistryError
 

@@ -100,6 +100,12 @@ class InvalidVersion(CaptionError):
     default_message = "That is not a model version in the registry."
 
 
+class UsageError(Exception):
+    """A bad command line (flags, paths, a combination that cannot work): one line on stderr, exit status 2.
+
+    Not a `CaptionError`: it never travels in a job result; `captionbot` and each module's `main(argv)` print it."""
+
+
 _BY_CODE: dict[str, type[CaptionError]] = {}
 
 

@@ -31,6 +31,7 @@ from captionbot.core.settings import get_settings
 
 FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
 MIME_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif", "image/bmp")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp")  # file names of the FORMATS
 _WHITE = (255, 255, 255)
 # Modes `Image.reduce` takes; palette, bilevel and 16-bit pictures are sampled down first (see `_reduced`).
 _REDUCIBLE = frozenset({"L", "LA", "PA", "La", "RGB", "RGBA", "RGBa", "I", "F", "CMYK", "YCbCr"})

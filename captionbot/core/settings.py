@@ -7,6 +7,8 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from captionbot.core.decoding import BLIP_PROMPT, MAX_PROMPT_CHARS
+
 IdList = Annotated[list[str], NoDecode]
 
 
@@ -41,6 +43,7 @@ class Settings(BaseSettings):
     batch_max_size: int = Field(16, ge=1)
     batch_max_wait_ms: float = Field(10.0, ge=0)
     reload_on_publish: bool = False
+    caption_prompt: str = Field(BLIP_PROMPT, max_length=MAX_PROMPT_CHARS)  # for models that record none
     model_cache_dir: Path = Path("model-cache")
     model_cache_keep: int = Field(3, ge=1)
     quality_gate_margin: float = Field(0.02, ge=0)
@@ -98,6 +101,12 @@ class Settings(BaseSettings):
     api_worker_probe_s: float = Field(5.0, gt=0)
     # Only for a network where everyone may caption: the API and its web page then take requests without a key.
     api_open_on_trusted_network: bool = False
+
+    @field_validator("caption_prompt", mode="before")
+    @classmethod
+    def _no_prompt(cls, value: object) -> object:
+        """`none`: no prompt (an empty value would mean the default, as for every setting)."""
+        return "" if isinstance(value, str) and value.strip().lower() == "none" else value
 
     @field_validator(
         "discord_admin_user_ids",

@@ -1,4 +1,5 @@
-"""Picture transforms for training (augmented) and validation (plain), on uint8 tensors, in torch.
+"""The training split's augmentation, on uint8 tensors, in torch. Everything else (validation, the training
+split with --no-augment, evaluate, serving) takes the one plain path of `core.pixels`.
 
 Augmentation follows BLIP's caption fine-tuning minus what would make captions false: a random resized
 crop (scale 0.5-1), a horizontal flip unless the caption says left or right, and colour jitter of
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+
+from captionbot.core.pixels import ImageSpec
 
 SIDES = re.compile(r"\b(left|right)\b", re.IGNORECASE)
 CROP_SCALE = (0.5, 1.0)
@@ -51,23 +54,17 @@ def colour_jitter(image: torch.Tensor, rng: random.Random) -> torch.Tensor:
 
 
 @dataclass(frozen=True)
-class ImageTransform:
-    """uint8 (3, H, W) -> normalised float (3, size, size), as the model's image processor would give."""
+class Augment:
+    """uint8 (3, H, W), shorter side at least the input size -> an augmented, normalised (3, size, size)."""
 
-    size: int
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-    augment: bool = False
+    spec: ImageSpec
 
     def __call__(self, image: torch.Tensor, caption: str, rng: random.Random) -> torch.Tensor:
-        if self.augment:
-            top, left, h, w = crop_box(image.shape[1], image.shape[2], rng)
-            picture = resize(image[:, top : top + h, left : left + w], self.size)
-            if rng.random() < 0.5 and not SIDES.search(caption):
-                picture = picture.flip(-1)
-            picture = colour_jitter(picture, rng)
-        else:
-            picture = resize(image, self.size)
-        mean = torch.tensor(self.mean).view(3, 1, 1)
-        std = torch.tensor(self.std).view(3, 1, 1)
+        top, left, h, w = crop_box(image.shape[1], image.shape[2], rng)
+        picture = resize(image[:, top : top + h, left : left + w], self.spec.size)
+        if rng.random() < 0.5 and not SIDES.search(caption):
+            picture = picture.flip(-1)
+        picture = colour_jitter(picture, rng)
+        mean = torch.tensor(self.spec.mean).view(3, 1, 1)
+        std = torch.tensor(self.spec.std).view(3, 1, 1)
         return (picture / 255.0 - mean) / std

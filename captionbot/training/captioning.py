@@ -1,32 +1,16 @@
-"""Caption pictures or files with a BLIP model for scoring: beam search as BLIP's COCO captioner
-(3 beams, 5 to 20 new tokens, salesforce/BLIP configs/caption_coco.yaml)."""
+"""Caption pictures or files for scoring, each model with its own decoding (`core.decoding`: its prompt,
+beams and token limits; BLIP's COCO captioner: 3 beams, 5 to 20 tokens with the prompt), pictures through
+the one preprocessing path (`core.pixels`), so these captions are the ones `captionbot caption` gives."""
 
 from collections.abc import Iterable, Sequence
-from contextlib import nullcontext
 from pathlib import Path
 
 import torch
 
-from captionbot.core.images import decode_image
-from captionbot.training.dataset import MAX_FILE_BYTES, MAX_PIXELS
-
-MIN_NEW_TOKENS = 5
-MAX_NEW_TOKENS = 20
-
-
-def autocast(device: torch.device, dtype: torch.dtype | None):
-    return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
-
-
-@torch.no_grad()
-def generate_captions(model, tokenizer, pixel_values: torch.Tensor, beams: int = 3,
-                      dtype: torch.dtype | None = None) -> list[str]:
-    """pixel_values (B, 3, S, S) -> B captions."""
-    device = next(model.parameters()).device
-    with autocast(device, dtype):
-        ids = model.generate(pixel_values=pixel_values.to(device), num_beams=beams, do_sample=False,
-                             max_new_tokens=MAX_NEW_TOKENS, min_new_tokens=MIN_NEW_TOKENS)  # (B, T)
-    return [text.strip() for text in tokenizer.batch_decode(ids, skip_special_tokens=True)]
+from captionbot.blip.decoding import beam_search
+from captionbot.core.decoding import Decoding
+from captionbot.core.pixels import ImageSpec, pixel_values
+from captionbot.training.dataset import read_model_picture
 
 
 def _batches(items: Sequence, size: int) -> Iterable[list]:
@@ -35,27 +19,30 @@ def _batches(items: Sequence, size: int) -> Iterable[list]:
         yield [items[i] for i in range(start, min(start + size, len(items)))]
 
 
-def caption_pictures(model, tokenizer, pictures: Sequence[torch.Tensor], batch_size: int = 32, beams: int = 3,
-                     dtype: torch.dtype | None = None) -> list[str]:
-    """Captions of already transformed pictures, each (3, S, S)."""
+def caption_pictures(model, tokenizer, pictures: Sequence[torch.Tensor], decoding: Decoding, batch_size: int = 32,
+                     beams: int | None = None, dtype: torch.dtype | None = None) -> list[str]:
+    """Captions of normalised pictures, each (3, S, S), in batches of `batch_size` (one beam search each);
+    `dtype`: autocast for fp32 weights."""
     was_training = model.training
     model.eval()
     try:
         return [caption for batch in _batches(pictures, batch_size)
-                for caption in generate_captions(model, tokenizer, torch.stack(batch), beams, dtype)]
+                for caption in beam_search(model, tokenizer, torch.stack(batch), decoding, beams, dtype=dtype)]
     finally:
         model.train(was_training)
 
 
-def caption_files(model, processor, paths: Sequence[Path], batch_size: int = 16, beams: int = 3,
-                  dtype: torch.dtype | None = None, progress=None) -> list[str]:
-    """Captions of image files, preprocessed by the model's own processor exactly as serving does."""
+def file_pixel_values(paths: Sequence[Path], spec: ImageSpec) -> torch.Tensor:
+    """(B, 3, S, S) of image files, as serving makes them from the same bytes."""
+    return torch.from_numpy(pixel_values([read_model_picture(Path(path), spec) for path in paths], spec))
+
+
+def caption_files(model, tokenizer, spec: ImageSpec, paths: Sequence[Path], decoding: Decoding, batch_size: int = 16,
+                  beams: int | None = None, progress=None) -> list[str]:
     model.eval()
     captions: list[str] = []
     for batch in _batches(paths, batch_size):
-        images = [decode_image(Path(path).read_bytes(), MAX_FILE_BYTES, MAX_PIXELS) for path in batch]
-        pixel_values = processor(images=images, return_tensors="pt").pixel_values
-        captions += generate_captions(model, processor.tokenizer, pixel_values, beams, dtype)
+        captions += beam_search(model, tokenizer, file_pixel_values(batch, spec), decoding, beams)
         if progress is not None:
             progress.update(len(batch))
     return captions

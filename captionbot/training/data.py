@@ -3,7 +3,12 @@
     original   Flickr8k.token.txt (`name.jpg#N<TAB>caption`), images in Flicker8k_Dataset/ (sic) or Images/,
                splits in Flickr_8k.{train,dev,test}Images.txt
     kaggle     captions.txt, a CSV with the header `image,caption` (captions with commas are quoted), Images/
-    karpathy   dataset_flickr8k.json: images[].{filename, split, sentences[].raw}
+    karpathy   Karpathy's split files: images[].{filepath, filename, split, sentences[].raw}
+                 dataset_flickr8k.json    images in Flicker8k_Dataset/ or Images/
+                 dataset_flickr30k.json   images in flickr30k-images/ or Images/
+                 dataset_coco.json        images under their `filepath` folders (train2014/, val2014/), in the
+                                          folder or its images/; `restval` trains by convention; an image
+                                          keeps every caption (some COCO images have six or seven)
     pipe       a text file of `image|caption` lines (Flickr30k's `image_name| comment_number| comment` too)
 
 `read_captions` reads captions only (enough to score predictions against); `load_data` also checks the image
@@ -16,21 +21,27 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from captionbot.core.images import IMAGE_SUFFIXES
 from captionbot.training.splits import SPLITS, split_by_image
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif")
 # The Kaggle copy of the release nests the folder: Flickr8k_Dataset/Flicker8k_Dataset/.
 IMAGE_DIRS = ("Flickr8k_Dataset/Flicker8k_Dataset", "Flicker8k_Dataset", "Flickr8k_Dataset", "Images", "images")
 TOKEN_FILE = "Flickr8k.token.txt"
 KAGGLE_FILE = "captions.txt"
 KARPATHY_FILE = "dataset_flickr8k.json"
+# Each Karpathy split file, the format it is reported as, and where its images are (the first that exists).
+KARPATHY_FILES = {
+    KARPATHY_FILE: ("karpathy", IMAGE_DIRS),
+    "dataset_flickr30k.json": ("karpathy-flickr30k", ("flickr30k-images", "flickr30k_images", "Images", "images")),
+    "dataset_coco.json": ("karpathy-coco", (".", "images", "coco")),
+}
 SPLIT_FILES = {
     "train": "Flickr_8k.trainImages.txt",
     "val": "Flickr_8k.devImages.txt",
     "test": "Flickr_8k.testImages.txt",
 }
 KARPATHY_SPLITS = {"train": "train", "restval": "train", "val": "val", "test": "test"}
-TEXT_DIRS = (".", "Flickr8k_text", "text")
+TEXT_DIRS = (".", "Flickr8k_text", "text", "annotations")
 NUMBERED_COPY = re.compile(r"\.(jpe?g|png)\.\d+$", re.IGNORECASE)  # 2258277193_586949ec62.jpg.1
 
 
@@ -102,9 +113,10 @@ def _find(root: Path, name: str, parents: tuple[str, ...] = TEXT_DIRS) -> Path |
     return None
 
 
-def _image_dir(root: Path) -> Path:
-    for name in IMAGE_DIRS:
-        if (root / name).is_dir():
+def _image_dir(root: Path, names: tuple[str, ...] = IMAGE_DIRS, holding: str | None = None) -> Path:
+    """The first of `names` under root that exists (and holds the folder `holding`); else root."""
+    for name in names:
+        if (root / name).is_dir() and (holding is None or (root / name / holding).is_dir()):
             return root / name
     return root
 
@@ -165,11 +177,14 @@ def read_kaggle(root: Path, csv_file: Path) -> Captions:
 
 
 def read_karpathy(root: Path, json_file: Path) -> Captions:
-    """dataset_flickr8k.json: {"images": [{"filename", "split", "sentences": [{"raw"}]}]}; restval trains."""
+    """A Karpathy split file: {"images": [{"filepath", "filename", "split", "sentences": [{"raw"}]}]}; an image
+    is named by `filepath/filename` where it has a filepath (COCO's `val2014/COCO_val2014_...jpg`)."""
     try:
         images = json.loads(json_file.read_text(encoding="utf-8"))["images"]
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        first_folder = next((str(entry.get("filepath", "")) for entry in images if entry.get("filepath")), None)
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
         raise DataError(f"{json_file} is not a Karpathy split file (expected an `images` list).") from err
+    layout, image_dirs = KARPATHY_FILES.get(json_file.name, KARPATHY_FILES[KARPATHY_FILE])
     captions: dict[str, list[str]] = {}
     skipped: list[Skipped] = []
     split_of: dict[str, str] = {}
@@ -182,7 +197,7 @@ def read_karpathy(root: Path, json_file: Path) -> Captions:
         for sentence in entry.get("sentences", []):
             _add(captions, skipped, name, sentence.get("raw", ""), name)
         split_of[name] = split
-    return Captions("karpathy", root, _image_dir(root), captions, split_of, skipped)
+    return Captions(layout, root, _image_dir(root, image_dirs, first_folder), captions, split_of, skipped)
 
 
 def read_pipe(root: Path, text_file: Path) -> Captions:
@@ -224,7 +239,7 @@ def read_captions(path: Path | str) -> Captions:
         return _read_file(path.parent, path)
     if not path.is_dir():
         raise DataError(f"{path} does not exist; pass a Flickr8k-layout folder.")
-    for name in (KARPATHY_FILE, TOKEN_FILE):
+    for name in (*KARPATHY_FILES, TOKEN_FILE):
         found = _find(path, name)
         if found:
             return _read_file(path, found)
@@ -236,7 +251,8 @@ def read_captions(path: Path | str) -> Captions:
         return read_pipe(path, pipe)
     raise DataError(
         f"No caption file found in {path}: expected {TOKEN_FILE} (original), {KAGGLE_FILE} with the header "
-        f"`image,caption` (Kaggle), {KARPATHY_FILE} (Karpathy) or a text file of `image|caption` lines."
+        f"`image,caption` (Kaggle), a Karpathy split file ({', '.join(KARPATHY_FILES)}) or a text file of "
+        "`image|caption` lines."
     )
 
 

@@ -1,9 +1,10 @@
 """Training batches: pictures decoded once (or on every access), (image, caption) pairs, and the collator
-that turns captions into decoder inputs and targets the way BLIP decodes."""
+that turns captions into decoder inputs and targets the way BLIP trains: from [DEC] and the prompt."""
 
 import random
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +13,11 @@ from PIL import Image
 from torch.utils.data import Dataset, Sampler
 from tqdm import tqdm
 
+from captionbot.blip.decoding import prompt_ids
+from captionbot.core.decoding import Decoding
 from captionbot.core.errors import ImageRejected
 from captionbot.core.images import decode_image
+from captionbot.core.pixels import ImageSpec, model_picture, pixel_values
 from captionbot.training.data import Example
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
@@ -22,7 +26,8 @@ IGNORE_INDEX = -100  # CrossEntropyLoss's ignore_index: padding is left out of t
 
 
 def read_picture(path: Path, side: int) -> torch.Tensor:
-    """A file as uint8 (3, H, W), its shorter side brought down to `side` (JPEGs decoded in draft mode)."""
+    """A file as uint8 (3, H, W), its shorter side brought down to `side` (JPEGs decoded in draft mode): what
+    the augmentation crops from."""
     try:
         image = decode_image(path.read_bytes(), MAX_FILE_BYTES, MAX_PIXELS, min_side=side)
     except ImageRejected as err:
@@ -34,30 +39,48 @@ def read_picture(path: Path, side: int) -> torch.Tensor:
     return torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1).contiguous()
 
 
-class PictureStore:
-    """The pictures of some examples, shorter side `side`; with `cache`, decoded once up front and kept
-    in memory (uint8: about 3·side²·4/3 bytes each), else decoded from the file on every access."""
+def read_model_picture(path: Path, spec: ImageSpec) -> Image.Image:
+    """A file as the model sees it, size × size, through `core.pixels` exactly as serving and evaluate."""
+    try:
+        return model_picture(path.read_bytes(), spec, MAX_FILE_BYTES, MAX_PIXELS)
+    except ImageRejected as err:
+        raise ImageRejected(f"{path}: {err.message}") from err
 
-    def __init__(self, paths: Sequence[Path], side: int, cache: bool = True, threads: int = 4) -> None:
-        self.paths, self.side = list(paths), side
-        self.cached: list[torch.Tensor] | None = None
+
+def plain(spec: ImageSpec) -> Callable[[Image.Image, str, random.Random], torch.Tensor]:
+    """A model picture to its normalised (3, size, size) tensor, by `core.pixels` like every plain path."""
+    return partial(_normalised, spec=spec)
+
+
+def _normalised(picture: Image.Image, caption: str, rng: random.Random, spec: ImageSpec) -> torch.Tensor:
+    return torch.from_numpy(pixel_values([picture], spec)[0])
+
+
+class PictureStore:
+    """The pictures of some examples as `read` makes them; with `cache`, read once up front and kept in memory
+    (model pictures: 3·size² bytes each), else read from the file on every access."""
+
+    def __init__(self, paths: Sequence[Path], read: Callable[[Path], object], cache: bool = True,
+                 threads: int = 4) -> None:
+        self.paths, self.read = list(paths), read
+        self.cached: list | None = None
         if cache:
             # Pillow releases the GIL while decoding, so threads decode in parallel.
             with ThreadPoolExecutor(max(1, threads)) as pool:
-                pictures = pool.map(lambda path: read_picture(path, side), self.paths)
+                pictures = pool.map(read, self.paths)
                 self.cached = list(tqdm(pictures, total=len(self.paths), desc="decoding images", unit="img",
                                         disable=None, leave=False))
 
     def __len__(self) -> int:
         return len(self.paths)
 
-    def __getitem__(self, index: int) -> torch.Tensor:
+    def __getitem__(self, index: int):
         if self.cached is not None:
             return self.cached[index]
-        return read_picture(self.paths[index], self.side)
+        return self.read(self.paths[index])
 
 
-Transform = Callable[[torch.Tensor, str, random.Random], torch.Tensor]
+Transform = Callable[[object, str, random.Random], torch.Tensor]
 
 
 class CaptionPairs(Dataset):
@@ -92,7 +115,8 @@ class PlainPictures:
 
 
 class EpochSampler(Sampler):
-    """(epoch, index) keys, in an order shuffled by (seed, epoch) or in index order."""
+    """(epoch, index) keys, in an order shuffled by (seed, epoch) or in index order. Set `epoch` before each
+    pass: the sampler runs in the main process, so one DataLoader with persistent workers serves every epoch."""
 
     def __init__(self, size: int, epoch: int, seed: int, shuffle: bool = True) -> None:
         self.size, self.epoch, self.seed, self.shuffle = size, epoch, seed, shuffle
@@ -110,24 +134,27 @@ class EpochSampler(Sampler):
 
 
 class CaptionCollator:
-    """Stack pictures and tokenize captions for the decoder, as BLIP trains: the first token is the
-    decoder's bos ([DEC], which `generate` starts from) instead of the tokenizer's [CLS], and padding is
-    masked out of the targets. The model shifts the targets by one itself."""
+    """Stack pictures and tokenize "prompt + caption" for the decoder, as BLIP's `BLIP_Decoder` trains: the
+    first token is the decoder's bos ([DEC], which decoding starts from) instead of the tokenizer's [CLS],
+    and [DEC], the prompt and the padding are masked out of the targets, so the loss is the caption's alone.
+    `max_tokens` counts the prompt's tokens too. The model shifts the targets by one itself."""
 
-    def __init__(self, tokenizer, bos_token_id: int, max_tokens: int) -> None:
-        self.tokenizer, self.bos_token_id, self.max_tokens = tokenizer, bos_token_id, max_tokens
+    def __init__(self, tokenizer, bos_token_id: int, max_tokens: int, prompt: str = "") -> None:
+        self.tokenizer, self.bos_token_id, self.max_tokens, self.prompt = tokenizer, bos_token_id, max_tokens, prompt
+        self.prompt_length = len(prompt_ids(tokenizer, bos_token_id, Decoding(prompt=prompt, max_length=max_tokens)))
 
     def __call__(self, batch: list[tuple[torch.Tensor, str]]) -> dict[str, torch.Tensor]:
-        pixel_values = torch.stack([picture for picture, _ in batch])  # (B, 3, S, S)
+        pictures = torch.stack([picture for picture, _ in batch])  # (B, 3, S, S)
         text = self.tokenizer(
-            [caption for _, caption in batch],
+            [self.prompt + caption for _, caption in batch],
             padding="longest",
             truncation=True,
             max_length=self.max_tokens,
             return_tensors="pt",
         )
-        input_ids = text.input_ids.clone()  # (B, T): [CLS] w1 .. wn [SEP] [PAD] ..
-        input_ids[:, 0] = self.bos_token_id  # [DEC] w1 .. wn [SEP] [PAD] ..
+        input_ids = text.input_ids.clone()  # (B, T): [CLS] p1 .. pk w1 .. wn [SEP] [PAD] ..
+        input_ids[:, 0] = self.bos_token_id  # [DEC] p1 .. pk w1 .. wn [SEP] [PAD] ..
         labels = input_ids.masked_fill(text.attention_mask == 0, IGNORE_INDEX)
-        return {"pixel_values": pixel_values, "input_ids": input_ids, "attention_mask": text.attention_mask,
+        labels[:, : self.prompt_length] = IGNORE_INDEX  # -100 .. -100 w1 .. wn [SEP] -100 ..
+        return {"pixel_values": pictures, "input_ids": input_ids, "attention_mask": text.attention_mask,
                 "labels": labels}

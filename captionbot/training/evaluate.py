@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from captionbot.cli import UsageError
+from captionbot.core.errors import UsageError
 from captionbot.training.data import DataError, Example, load_data, read_captions
 from captionbot.training.metrics import METRICS, score
 from captionbot.training.options import add_evaluate_arguments
@@ -54,6 +54,14 @@ def check_args(args: argparse.Namespace) -> None:
         raise UsageError("pass --model and --data to caption a split, or --predictions and --references")
     if args.save_predictions and not args.model:
         raise UsageError("--save-predictions writes --model's captions; it needs --model")
+    check_captioning_args(args)
+
+
+def check_captioning_args(args: argparse.Namespace) -> None:
+    if args.beams is not None and not 1 <= args.beams <= 10:
+        raise UsageError("--beams must be from 1 to 10")
+    if args.batch_size < 1:
+        raise UsageError("--batch-size must be 1 or more")
 
 
 def read_predictions(path: Path) -> dict[str, str]:
@@ -78,16 +86,25 @@ def write_predictions(path: Path, predictions: dict[str, str]) -> None:
     path.write_text(json.dumps(entries, indent=1) + "\n", encoding="utf-8")
 
 
-def caption_examples(model_name: str, examples: list[Example], args: argparse.Namespace) -> dict[str, str]:
-    """Caption the examples' files with a model, preprocessed by its own processor."""
+def caption_examples(model_name: str, examples: list[Example], batch_size: int = 16, beams: int | None = None,
+                     device: str = "auto", precision: str = "auto") -> dict[str, str]:
+    """Caption the examples' files with a model, decoded as it records (its prompt; else CAPTION_PROMPT),
+    in bf16/fp16 on a GPU, with batched beam search."""
+    from captionbot.blip.devices import pick_device, pick_dtype
+    from captionbot.core.decoding import recorded_decoding
+    from captionbot.core.settings import get_settings
     from captionbot.training.captioning import caption_files
-    from captionbot.training.models import load_model, load_processor, pick_device
+    from captionbot.training.models import image_spec, load_model, load_processor
 
-    model = load_model(model_name, pick_device(args.device))
+    chosen = pick_device(device)
+    model = load_model(model_name, chosen, pick_dtype(chosen, precision))
     processor = load_processor(model_name)
+    recorded = recorded_decoding(model_name, get_settings().caption_prompt)
+    log.info("%s decodes from the prompt %r (%s)", model_name, recorded.decoding.prompt, recorded.origin)
     with tqdm(total=len(examples), desc=f"captioning with {model_name}", unit="img", disable=None, leave=False) as bar:
         paths = [e.path for e in examples]
-        captions = caption_files(model, processor, paths, args.batch_size, args.beams, progress=bar)
+        captions = caption_files(model, processor.tokenizer, image_spec(processor), paths, recorded.decoding,
+                                 batch_size, beams, progress=bar)
     return dict(zip((e.image for e in examples), captions))
 
 
@@ -101,7 +118,7 @@ def split_examples(data_dir: Path, split: str, limit: int | None) -> list[Exampl
 def run(args: argparse.Namespace) -> int:
     if args.model:
         examples = split_examples(args.data, args.split, args.limit)
-        predictions = caption_examples(args.model, examples, args)
+        predictions = caption_examples(args.model, examples, args.batch_size, args.beams, args.device, args.precision)
         references = {e.image: list(e.captions) for e in examples}
         if args.save_predictions:
             write_predictions(args.save_predictions, predictions)

@@ -1,4 +1,5 @@
-"""The flags of the training commands, defined once for `captionbot` and for each module's `main(argv)`.
+"""The flags of the training commands, defined once for `captionbot` and for each module's `main(argv)`, and
+how `captionbot train`'s flags resolve: the recipe's defaults, or with --resume the run's own values.
 
 Imports nothing heavy: `captionbot --help` must not load torch.
 """
@@ -6,10 +7,13 @@ Imports nothing heavy: `captionbot --help` must not load torch.
 import argparse
 from pathlib import Path
 
+from captionbot.core.decoding import BLIP_PROMPT, normalize_prompt
+from captionbot.core.errors import UsageError
+from captionbot.core.registry import TRAINING_CONFIG_FILE, read_json
+
 # The seed's recipe. Options left at None on the command line take these values, or, with --resume,
 # the values of the run being resumed.
 RECIPE = {
-    "epochs": 5,
     "batch_size": 16,
     "grad_accum": 1,
     "lr": 5e-5,
@@ -21,14 +25,20 @@ RECIPE = {
     "seed": 0,
     "freeze_vision": False,
     "augment": True,
+    "prompt": BLIP_PROMPT,
 }
+# What a run recorded before a recipe key existed: runs from before --prompt trained without one.
+UNRECORDED = {"prompt": ""}
+EPOCHS = 5
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
-GENERATION_HELP = "beam search as BLIP's COCO captioner: 3 beams, 5 to 20 tokens"
+GENERATION_HELP = "the model's recorded decoding; BLIP's COCO captioner: 3 beams, 5 to 20 tokens with the prompt"
+RANDOM_PREFIX = "random:"
+RANDOM_SHAPES = ("tiny", "base")
 
 
 def _recipe(text: str, key: str) -> str:
     default = RECIPE[key]
-    shown = "5%% of the optimizer steps" if key == "warmup_steps" else default
+    shown = {"warmup_steps": "5%% of the optimizer steps", "prompt": repr(BLIP_PROMPT)}.get(key, default)
     return f"{text} (default: {shown}; with --resume, the run's)"
 
 
@@ -40,7 +50,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         "`random:tiny` or `random:base` for random weights with a vocabulary of the training captions",
     )
     parser.add_argument("--output", type=Path, required=True, help="run folder: checkpoints, best/, metrics.jsonl")
-    parser.add_argument("--epochs", type=int, help=_recipe("passes over the training pairs", "epochs"))
+    parser.add_argument("--epochs", type=int,
+                        help=f"passes over the training pairs (default: {EPOCHS}; with --resume, the run's; more "
+                        "than the run's extends it, its cosine schedule stretched to the new end)")
+    parser.add_argument("--max-steps", type=int, metavar="N",
+                        help="stop after N optimizer steps in all, the schedule decaying to zero there (default: "
+                        "the epochs' steps)")
     parser.add_argument("--batch-size", type=int, help=_recipe("(image, caption) pairs per micro-batch", "batch_size"))
     parser.add_argument("--grad-accum", type=int, help=_recipe("micro-batches per optimizer step", "grad_accum"))
     parser.add_argument("--lr", type=float, help=_recipe("peak AdamW learning rate", "lr"))
@@ -54,6 +69,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help=_recipe("shuffling, augmentation and random weights", "seed"))
     parser.add_argument("--freeze-vision", action=argparse.BooleanOptionalAction,
                         help=_recipe("train the text decoder only", "freeze_vision"))
+    parser.add_argument("--prompt", help=_recipe("text every caption is trained and decoded after, masked out of "
+                                                 "the loss and cut from captions, as BLIP's captioner; \"\" for none",
+                                                 "prompt"))
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction,
                         help=_recipe("random crop, flip (unless the caption says left/right), colour jitter "
                                      "without hue", "augment"))
@@ -94,8 +112,10 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_captioning_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=16, help="images per generate call (default: 16)")
-    parser.add_argument("--beams", type=int, default=3, help=f"beams ({GENERATION_HELP})")
+    parser.add_argument("--beams", type=int, help=f"beams (default: {GENERATION_HELP})")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help="weights' precision: auto is bf16 (else fp16) on a GPU, fp32 on the CPU (default: auto)")
 
 
 def add_report_arguments(parser: argparse.ArgumentParser) -> None:
@@ -125,3 +145,73 @@ def add_publish_arguments(parser: argparse.ArgumentParser) -> None:
 def add_check_data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data", type=Path, metavar="DIR", help="a data set folder in a Flickr8k layout")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def is_random(base: str) -> bool:
+    return base.startswith(RANDOM_PREFIX)
+
+
+def resolve_train_args(args: argparse.Namespace) -> argparse.Namespace:
+    """Fill the recipe's defaults (with --resume: the run's own values) and check flag combinations."""
+    previous: dict = {}
+    if args.resume:
+        args.resume = find_checkpoint(args.output, args.resume)
+        previous = read_json(args.resume / TRAINING_CONFIG_FILE)
+    recorded = previous.get("recipe", {})
+    if args.prompt is not None:
+        args.prompt = normalize_prompt(args.prompt)  # "a picture of" is "a picture of "
+    for key, default in RECIPE.items():
+        before = recorded.get(key, UNRECORDED.get(key, default)) if previous else default
+        given = getattr(args, key)
+        if previous and given is not None and given != before:
+            flag = "--" + key.replace("_", "-")
+            raise UsageError(f"{flag} {given!r} differs from the resumed run's {before!r}; --resume continues a run as "
+                             f"it was configured: leave {flag} out, or train into a new --output")
+        setattr(args, key, before if given is None else given)
+    if args.epochs is None:
+        args.epochs = previous.get("epochs") or recorded.get("epochs") or EPOCHS
+    args.data = args.data or (Path(previous["data"]) if previous else None)
+    args.base = args.base or previous.get("base")
+    if args.base is None:
+        from captionbot.core.settings import get_settings
+
+        args.base = get_settings().pretrained_model
+    check_train_args(args)
+    return args
+
+
+def check_train_args(args: argparse.Namespace) -> None:
+    if args.data is None:
+        raise UsageError("--data is required (a data set folder, see `captionbot check-data`), unless --resume "
+                         "continues a run")
+    positive = ("epochs", "batch_size", "grad_accum", "max_tokens", "eval_every", "save_every", "log_every",
+                "keep_checkpoints")
+    for key in positive:
+        if getattr(args, key) < 1:
+            raise UsageError(f"--{key.replace('_', '-')} must be 1 or more")
+    if args.max_steps is not None and args.max_steps < 1:
+        raise UsageError("--max-steps must be 1 or more")
+    if args.lr <= 0 or args.weight_decay < 0 or (args.warmup_steps or 0) < 0 or args.early_stop < 0:
+        raise UsageError("--lr must be above 0, and --weight-decay, --warmup-steps and --early-stop 0 or more")
+    if not 0 <= args.label_smoothing < 1:
+        raise UsageError("--label-smoothing must be from 0 up to (not including) 1")
+    if is_random(args.base) and args.base.removeprefix(RANDOM_PREFIX) not in RANDOM_SHAPES:
+        raise UsageError(f"--base {args.base}: use {' or '.join(RANDOM_PREFIX + s for s in RANDOM_SHAPES)}")
+    if args.precision == "fp16":
+        from captionbot.blip.devices import pick_device
+
+        if pick_device(args.device).type != "cuda":
+            raise UsageError("--precision fp16 needs a CUDA GPU; use --precision bf16 or fp32 on the CPU")
+
+
+def find_checkpoint(output: Path, resume: str | Path) -> Path:
+    from captionbot.training.checkpoint import TRAINER_STATE, epoch_checkpoints
+
+    if resume != "latest":
+        if not (Path(resume) / TRAINER_STATE).is_file():
+            raise UsageError(f"--resume {resume} is not a checkpoint-epoch-N folder (it has no {TRAINER_STATE})")
+        return Path(resume)
+    found = epoch_checkpoints(output)
+    if not found:
+        raise UsageError(f"--resume found no checkpoint-epoch-N folder in {output}; name one with --resume PATH")
+    return found[-1][1]

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+from captionbot.core.decoding import DecodingError, recorded_decoding
 from captionbot.core.registry import (
     METRICS_FILE,
     TRAINING_CONFIG_FILE,
@@ -70,6 +71,10 @@ def check_model_folder(source: Path) -> None:
     if missing:
         raise PublishError(f"{source} lacks {', '.join(missing)}; publish a folder written by `captionbot train` "
                            f"(its best/ or a checkpoint-epoch-N).")
+    try:
+        recorded_decoding(source)
+    except DecodingError as err:
+        raise PublishError(f"{source}: {err}; workers could not decode it as it was trained.") from err
 
 
 def default_version(source: Path) -> str:
@@ -165,7 +170,9 @@ def run(args: argparse.Namespace) -> int:
         raise PublishError(f"{err.message}; nothing was made live.") from err
     metrics = read_json(Path(args.source) / METRICS_FILE)
     summary = ", ".join(f"{key} {metrics[key]:.4f}" for key in ("BLEU-4", "CIDEr") if key in metrics)
-    print(f"Published {version} to {model_dir}" + (f" ({metrics.get('split', 'val')} {summary})" if summary else ""))
+    prompt = recorded_decoding(Path(args.source)).decoding.prompt
+    print(f"Published {version} to {model_dir}" + (f" ({metrics.get('split', 'val')} {summary})" if summary else "")
+          + f"; it decodes from the prompt {prompt!r}")
     if not args.activate:
         return 0
     print(f"{version} is now CURRENT.")

@@ -9,15 +9,16 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from captionbot.core.decoding import recorded_decoding
 from captionbot.core.registry import TRAINING_CONFIG_FILE, read_json
+from captionbot.core.settings import get_settings
 from captionbot.training.checkpoint import BEST
 from captionbot.training.data import DataError, Example
-from captionbot.training.evaluate import caption_examples, split_examples
+from captionbot.training.evaluate import caption_examples, check_captioning_args, split_examples
 from captionbot.training.history import FILE as HISTORY_FILE
 from captionbot.training.history import read_history
 from captionbot.training.metrics import METRICS, score
-from captionbot.training.models import RANDOM_PREFIX
-from captionbot.training.options import add_report_arguments
+from captionbot.training.options import RANDOM_PREFIX, add_report_arguments
 from captionbot.training.plots import comparison_plot, loss_plot, metrics_plot, samples_grid
 
 
@@ -32,6 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def command(args: argparse.Namespace) -> int:
+    check_captioning_args(args)
     return run(args)
 
 
@@ -47,19 +49,32 @@ def baseline_label(args: argparse.Namespace, config: dict) -> str:
     return "random init" if str(config.get("base", "")).startswith(RANDOM_PREFIX) else "pretrained"
 
 
+def test_models(args: argparse.Namespace, config: dict) -> dict[str, str]:
+    """label -> model: the baseline (unless `none`), then the run's best/."""
+    models = {"fine-tuned": str(args.run_dir / BEST)}
+    baseline = baseline_model(args, config)
+    return {baseline_label(args, config): baseline, **models} if baseline else models
+
+
 def compare_on_test(args: argparse.Namespace, config: dict, out: Path) -> tuple[dict, list[Example], dict]:
     """Caption the test split with the baseline and the fine-tuned model; their scores and captions."""
     examples = split_examples(Path(args.data or config["data"]), "test", args.limit)
-    models = {"fine-tuned": str(args.run_dir / BEST)}
-    baseline = baseline_model(args, config)
-    if baseline:
-        models = {baseline_label(args, config): baseline, **models}
+    models = test_models(args, config)
     references = {e.image: list(e.captions) for e in examples}
-    predictions = {label: caption_examples(model, examples, args) for label, model in models.items()}
+    predictions = {label: caption_examples(model, examples, args.batch_size, args.beams, args.device, args.precision)
+                   for label, model in models.items()}
     scores = {label: score(references, captions) for label, captions in predictions.items()}
-    (out / "test_scores.json").write_text(json.dumps({"models": models, "scores": scores,
+    decodings = {label: decoding_line(model, args.beams) for label, model in models.items()}
+    (out / "test_scores.json").write_text(json.dumps({"models": models, "decoding": decodings, "scores": scores,
                                                       "predictions": predictions}, indent=1) + "\n", encoding="utf-8")
     return scores, examples, predictions
+
+
+def decoding_line(model: str, beams: int | None) -> str:
+    """How a model was decoded for the report: each as it records (the base model: BLIP's, CAPTION_PROMPT)."""
+    decoding = recorded_decoding(model, get_settings().caption_prompt).decoding
+    return (f"prompt {decoding.prompt!r}, {beams or decoding.beams} beams, "
+            f"{decoding.min_length} to {decoding.max_length} tokens with the prompt")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
         samples = [(e.path, {label: captions[e.image] for label, captions in predictions.items()}, e.captions[0])
                    for e in examples[: args.samples]]
         samples_grid(samples, out / "samples.png")
-        sections.append(test_section(scores, len(examples), args.limit, baseline_model(args, config)))
+        decodings = {label: decoding_line(model, args.beams) for label, model in test_models(args, config).items()}
+        sections.append(test_section(scores, decodings, len(examples), args.limit, baseline_model(args, config)))
     else:
         sections.append(f"No `{BEST}/` in {run_dir} yet: the test comparison comes once a run has been evaluated.\n")
     (out / "report.md").write_text("\n".join(sections), encoding="utf-8")
@@ -121,11 +137,14 @@ def history_section(history: list[dict]) -> str:
     return "## Validation metrics per evaluation\n\n![validation metrics](val_metrics.png)\n\n" + table
 
 
-def test_section(scores: dict[str, dict], images: int, limit: int | None, baseline: str | None) -> str:
+def test_section(scores: dict[str, dict], decodings: dict[str, str], images: int, limit: int | None,
+                 baseline: str | None) -> str:
     rows = [[label, *(values.get(m) for m in METRICS)] for label, values in scores.items()]
+    decoded = "; ".join(f"{label}: {line}" for label, line in decodings.items())
     subset = (" These are the first images of the split only: CIDEr's IDF comes from the references scored, so "
               "it is not comparable with a full split's." if limit else "")
     who = f"Base model: `{baseline}`. " if baseline else ""
-    return (f"## Test split: before and after fine-tuning\n\n{who}{images} test images, beam search (3 beams, 5-20 tokens)."
+    return (f"## Test split: before and after fine-tuning\n\n{who}{images} test images, beam search, each model "
+            f"decoded as it was trained to be ({decoded})."
             f"{subset}\n\n" + _table(["model", *METRICS], rows)
             + "\n![test metrics](test_metrics.png)\n\n## Sample captions\n\n![samples](samples.png)\n")

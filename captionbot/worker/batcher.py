@@ -31,7 +31,6 @@ class Request:
     key: Hashable  # requests with equal keys may share a batch
     payload: object
     future: Future = field(default_factory=Future)
-    enqueued: float = field(default_factory=time.perf_counter)
     deadline: float | None = None  # epoch seconds; None: no deadline
 
 

@@ -8,11 +8,12 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from captionbot.blip.devices import pick_device, pick_dtype
 from captionbot.core.errors import CaptionError
 from captionbot.core.registry import Registry, RegistryError
 from captionbot.core.settings import Settings
 from captionbot.worker.generation import beam_captions
-from captionbot.worker.models import LoadedModel, ModelLoadError, ModelSource, load_model, pick_device, pick_dtype
+from captionbot.worker.models import LoadedModel, ModelLoadError, ModelSource, load_model
 from captionbot.worker.preprocess import to_pixel_values
 
 
@@ -31,16 +32,17 @@ def refusal_reason(err: Exception) -> str:
 def prepare_version(registry: Registry, settings: Settings, version: str) -> LoadedModel:
     """Fetch (checked against its manifest), load and check a registry version."""
     path = registry.local_copy(version, settings.model_cache_dir, settings.model_cache_keep)
-    return load_checked(ModelSource(str(path), version), settings)
+    return load_checked(ModelSource(str(path), version, settings.caption_prompt), settings)
 
 
 def load_folder(folder: str, settings: Settings) -> LoadedModel:
     """A save_pretrained folder outside the registry (FINETUNED_MODEL, check-model), named after itself."""
-    return load_checked(ModelSource(folder, Path(folder).resolve().name), settings)
+    return load_checked(ModelSource(folder, Path(folder).resolve().name, settings.caption_prompt), settings)
 
 
 def load_checked(source: ModelSource, settings: Settings) -> LoadedModel:
-    """Raises `ModelLoadError` or `CheckFailed`; the half-loaded model goes with the exception."""
+    """Raises `ModelLoadError` (also for a decoding record it cannot serve) or `CheckFailed`; the half-loaded
+    model goes with the exception."""
     device = pick_device(settings.device)
     candidate = load_model("finetuned", source, device, pick_dtype(device), settings.cpu_int8)
     check(candidate)

@@ -14,12 +14,13 @@ from PIL import Image
 
 from captionbot.core.errors import CaptionError, ModelUnavailable
 from captionbot.core.jobs import VARIATION_TEMPERATURES, Job, JobResult, Mode, ModelName, ModelResult, Options
+from captionbot.core.pixels import model_picture
 from captionbot.core.settings import Settings
 from captionbot.worker import metrics
 from captionbot.worker.batcher import Batcher, Request
 from captionbot.worker.generation import beam_captions, variation_captions
 from captionbot.worker.models import LoadedModel
-from captionbot.worker.preprocess import load_picture, to_pixel_values
+from captionbot.worker.preprocess import to_pixel_values
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +31,13 @@ NO_FINETUNED = "No fine-tuned model is published yet; use the pretrained model o
 class Work:
     picture: Image.Image  # resized to the spec of the model that was live at submission
     options: Options
+    beams: int  # the job's, or for a compare the model's own (each model decodes as it was meant to)
 
 
 @dataclass(frozen=True)
-class Outcome:
+class ModelCaptions:
+    """What one batch gives one job for one model."""
+
     version: str
     captions: list[str]
     started: float  # wall clock, for queue wait
@@ -88,12 +92,13 @@ class CaptionEngine:
         loaded = self.model(name)
         if loaded is None:
             raise ModelUnavailable(NO_FINETUNED if name == "finetuned" else None)
-        picture = load_picture(job.image, loaded.spec, self.settings.max_image_bytes, self.settings.max_image_pixels)
-        key = (name, job.mode, job.options) if job.mode == Mode.variations else (name, job.mode, job.options.beams, job.options.max_words)
-        return self._batcher.submit(key, Work(picture, job.options), deadline=job.deadline)
+        picture = model_picture(job.image, loaded.spec, self.settings.max_image_bytes, self.settings.max_image_pixels)
+        beams = loaded.decoding.beams if len(job.models) > 1 else job.options.beams
+        key = (name, job.mode, job.options) if job.mode == Mode.variations else (name, job.mode, beams, job.options.max_words)
+        return self._batcher.submit(key, Work(picture, job.options, beams), deadline=job.deadline)
 
     @staticmethod
-    def _result(job: Job, outcome: Outcome) -> ModelResult:
+    def _result(job: Job, outcome: ModelCaptions) -> ModelResult:
         metrics.QUEUE_WAIT.observe(max(0.0, outcome.started - job.submitted_at))
         return ModelResult(
             version=outcome.version,
@@ -109,21 +114,15 @@ class CaptionEngine:
             raise ModelUnavailable()
         started_wall, started = time.time(), time.perf_counter()
         works = [request.payload for request in batch]
-        pictures = [self._fit(work.picture, loaded) for work in works]
-        pixel_values = to_pixel_values(pictures, loaded.spec, loaded.device, loaded.dtype)  # (B, 3, S, S)
+        pixel_values = to_pixel_values([work.picture for work in works], loaded.spec, loaded.device, loaded.dtype)  # (B, 3, S, S)
         options = works[0].options
         if mode == Mode.variations:
             temperatures = tuple(t * options.temperature for t in VARIATION_TEMPERATURES)
             captions = variation_captions(loaded, pixel_values, temperatures, options.max_words)
         else:
-            captions = [[c] for c in beam_captions(loaded, pixel_values, options.beams, options.max_words)]
+            captions = [[c] for c in beam_captions(loaded, pixel_values, works[0].beams, options.max_words)]
         compute_s = time.perf_counter() - started
         metrics.BATCH_SIZE.observe(len(batch))
         metrics.COMPUTE.labels(name, mode).observe(compute_s)
         for request, texts in zip(batch, captions):
-            request.future.set_result(Outcome(loaded.version, texts, started_wall, compute_s))
-
-    @staticmethod
-    def _fit(picture: Image.Image, loaded: LoadedModel) -> Image.Image:
-        size = (loaded.spec.size, loaded.spec.size)
-        return picture if picture.size == size else picture.resize(size, Image.Resampling.BICUBIC)
+            request.future.set_result(ModelCaptions(loaded.version, texts, started_wall, compute_s))

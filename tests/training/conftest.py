@@ -69,6 +69,35 @@ def write_karpathy(root: Path) -> Path:
     return root
 
 
+def write_karpathy_coco(root: Path, under: str = ".") -> Path:
+    """Karpathy's dataset_coco.json: images in train2014/ and val2014/ (under `under`), the `restval` split,
+    one image with seven captions, one listed but missing."""
+    entries = [("train2014", "train"), ("val2014", "restval"), ("val2014", "val"), ("val2014", "test"),
+               ("train2014", "train"), ("val2014", "test")]
+    images = []
+    for i, (folder, split) in enumerate(entries):
+        name = f"COCO_{folder}_{i:012d}.jpg"
+        if i != 5:
+            write_jpeg(root / under / folder / name, list(COLOURS)[i % 4])
+        sentences = captions_of(image_names(6)[i]) + (["one more caption", "and another", "a seventh"] if i == 1 else [])
+        images.append({"filepath": folder, "filename": name, "split": split, "cocoid": i,
+                       "sentences": [{"raw": c} for c in sentences]})
+    (root / "dataset_coco.json").write_text(json.dumps({"images": images, "dataset": "coco"}), encoding="utf-8")
+    return root
+
+
+def write_karpathy_flickr30k(root: Path, image_dir: str = "flickr30k-images") -> Path:
+    names = [f"{1000092795 + i}.jpg" for i in range(6)]
+    for name in names:
+        write_jpeg(root / image_dir / name)
+    splits = ["train", "train", "val", "test", "train", "train"]
+    images = [{"filename": name, "split": split, "sentences": [{"raw": c} for c in captions_of(image_names(6)[i])]}
+              for i, (name, split) in enumerate(zip(names, splits))]
+    (root / "dataset_flickr30k.json").write_text(json.dumps({"images": images, "dataset": "flickr30k"}),
+                                                 encoding="utf-8")
+    return root
+
+
 def write_pipe(root: Path, count: int = 10, header: bool = True) -> Path:
     names = image_names(count)
     for name in names:

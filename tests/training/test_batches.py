@@ -1,6 +1,7 @@
 """What a training batch holds: pictures as the processor makes them, decoder inputs as BLIP decodes."""
 
 import random
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -8,10 +9,18 @@ import pytest
 import torch
 from PIL import Image
 
-from captionbot.training.augment import ImageTransform
-from captionbot.training.dataset import IGNORE_INDEX, CaptionCollator, CaptionPairs, EpochSampler, PictureStore
+from captionbot.training.augment import Augment
 from captionbot.training.data import load_data
-from captionbot.training.models import load_processor
+from captionbot.training.dataset import (
+    IGNORE_INDEX,
+    CaptionCollator,
+    CaptionPairs,
+    EpochSampler,
+    PictureStore,
+    plain,
+    read_picture,
+)
+from captionbot.training.models import image_spec, load_processor
 from captionbot.training.schedule import lr_factor
 
 
@@ -20,24 +29,31 @@ def processor(tiny_checkpoint: Path):
     return load_processor(tiny_checkpoint)
 
 
-def transform_of(processor, augment: bool = False) -> ImageTransform:
-    images = processor.image_processor
-    return ImageTransform(images.size["height"], tuple(images.image_mean), tuple(images.image_std), augment)
+def transform_of(processor, augment: bool = False):
+    return Augment(image_spec(processor)) if augment else plain(image_spec(processor))
 
 
-def test_collator_starts_with_dec_and_masks_padding(processor) -> None:
-    bos = processor.tokenizer.convert_tokens_to_ids("[DEC]")
-    collate = CaptionCollator(processor.tokenizer, bos, max_tokens=32)
+@pytest.mark.parametrize("prompt", ["a picture of ", ""])
+def test_collator_starts_with_dec_and_the_prompt_and_masks_exactly_the_prompt_and_padding(processor, prompt) -> None:
+    tokenizer = processor.tokenizer
+    bos = tokenizer.convert_tokens_to_ids("[DEC]")
+    collate = CaptionCollator(tokenizer, bos, max_tokens=32, prompt=prompt)
     picture = torch.zeros(3, 64, 64)
-    batch = collate([(picture, "a red circle on a blue background"), (picture, "a square")])
+    captions = ["a red circle on a blue background", "a square"]
+    batch = collate([(picture, captions[0]), (picture, captions[1])])
+    prompt_pieces = tokenizer(prompt, add_special_tokens=False).input_ids
+    assert len(prompt_pieces) == (3 if prompt else 0)  # "a picture of": three words of the vocabulary
+    head = [bos, *prompt_pieces]
     assert batch["pixel_values"].shape == (2, 3, 64, 64)
-    assert batch["input_ids"][:, 0].tolist() == [bos, bos]
-    padding = batch["attention_mask"] == 0
-    assert padding[1].any() and not padding[0].any()
-    assert (batch["labels"][padding] == IGNORE_INDEX).all()
-    assert torch.equal(batch["labels"][~padding], batch["input_ids"][~padding])
-    sep = processor.tokenizer.sep_token_id
-    assert batch["labels"][1, (~padding[1]).sum() - 1] == sep
+    assert [row[: len(head)] for row in batch["input_ids"].tolist()] == [head, head]
+    for row, caption in enumerate(captions):
+        labels, input_ids = batch["labels"][row].tolist(), batch["input_ids"][row].tolist()
+        real = int(batch["attention_mask"][row].sum())
+        caption_ids = tokenizer(caption, add_special_tokens=False).input_ids + [tokenizer.sep_token_id]
+        assert labels[: len(head)] == [IGNORE_INDEX] * len(head)  # [DEC] and the prompt: not scored
+        assert labels[len(head) : real] == caption_ids == input_ids[len(head) : real]  # the caption: scored
+        assert labels[real:] == [IGNORE_INDEX] * (len(labels) - real)  # padding: not scored
+    assert int(batch["attention_mask"][1].sum()) < batch["labels"].shape[1]  # the short caption was padded
 
 
 def test_collator_truncates_to_max_tokens(processor) -> None:
@@ -46,10 +62,20 @@ def test_collator_truncates_to_max_tokens(processor) -> None:
     assert batch["input_ids"].shape[1] == 6
 
 
-def test_plain_transform_is_close_to_the_image_processor(processor) -> None:
+def test_augmentation_without_randomness_is_close_to_the_image_processor(processor) -> None:
     picture = np.random.default_rng(0).integers(0, 255, (90, 120, 3), dtype=np.uint8)
     theirs = processor.image_processor(images=Image.fromarray(picture), return_tensors="pt").pixel_values[0]
-    ours = transform_of(processor)(torch.from_numpy(picture).permute(2, 0, 1), "", random.Random(0))
+    class NoChange(random.Random):  # the whole picture, no flip, jitter factors of 1
+        def uniform(self, a, b):
+            return 1.0 if a < 1 < b else b
+
+        def random(self):
+            return 1.0
+
+        def randint(self, a, b):
+            return a
+
+    ours = transform_of(processor, augment=True)(torch.from_numpy(picture).permute(2, 0, 1), "", NoChange())
     assert ours.shape == theirs.shape
     assert (ours - theirs).abs().mean() < 0.1  # bicubic in torch vs Pillow: close, not equal
 
@@ -67,7 +93,7 @@ def test_no_flip_for_captions_that_say_left_or_right(processor) -> None:
 
 def test_a_pairs_augmentation_depends_on_seed_epoch_and_index_only(shapes_data: Path, processor) -> None:
     examples = load_data(shapes_data).splits["val"]
-    store = PictureStore([e.path for e in examples], 64, cache=False)
+    store = PictureStore([e.path for e in examples], partial(read_picture, side=64), cache=False)
     pairs = CaptionPairs(examples, store, transform_of(processor, augment=True), seed=3)
     assert len(pairs) == 5 * len(examples)
     assert torch.equal(pairs[(2, 7)][0], pairs[(2, 7)][0])
@@ -78,7 +104,8 @@ def test_a_pairs_augmentation_depends_on_seed_epoch_and_index_only(shapes_data: 
 
 def test_cached_and_uncached_pictures_are_the_same(shapes_data: Path) -> None:
     paths = [e.path for e in load_data(shapes_data).splits["test"]]
-    cached, uncached = PictureStore(paths, 48, cache=True), PictureStore(paths, 48, cache=False)
+    read = partial(read_picture, side=48)
+    cached, uncached = PictureStore(paths, read, cache=True), PictureStore(paths, read, cache=False)
     assert all(torch.equal(cached[i], uncached[i]) for i in range(len(paths)))
     assert min(cached[0].shape[1:]) == 48
 

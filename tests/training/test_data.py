@@ -10,7 +10,16 @@ import pytest
 from captionbot.training.cli import add_commands
 from captionbot.training.data import DataError, clean_caption, load_data, read_captions
 from captionbot.training.splits import split_by_image
-from tests.training.conftest import image_names, write_jpeg, write_karpathy, write_kaggle, write_original, write_pipe
+from tests.training.conftest import (
+    image_names,
+    write_jpeg,
+    write_kaggle,
+    write_karpathy,
+    write_karpathy_coco,
+    write_karpathy_flickr30k,
+    write_original,
+    write_pipe,
+)
 
 
 def reasons(data) -> dict[str, str]:
@@ -63,6 +72,45 @@ def test_karpathy_json_takes_each_images_split_and_restval_trains(tmp_path: Path
     assert [e.image for e in data.splits["val"]] == [names[2]]
     assert [e.image for e in data.splits["test"]] == names[3:5]
     assert list(reasons(data)) == [names[5]]
+
+
+@pytest.mark.parametrize("under", [".", "images"])
+def test_karpathy_coco_reads_filepath_folders_restval_and_every_caption(tmp_path: Path, under: str) -> None:
+    data = load_data(write_karpathy_coco(tmp_path, under))
+    assert data.format == "karpathy-coco"
+    train = {e.image: e for e in data.splits["train"]}
+    assert list(train) == ["train2014/COCO_train2014_000000000000.jpg", "val2014/COCO_val2014_000000000001.jpg",
+                           "train2014/COCO_train2014_000000000004.jpg"]  # restval trains
+    assert len(train["val2014/COCO_val2014_000000000001.jpg"].captions) == 6  # more than five: all kept
+    assert train["train2014/COCO_train2014_000000000000.jpg"].path == tmp_path / under / "train2014" / (
+        "COCO_train2014_000000000000.jpg")
+    assert [e.image for e in data.splits["val"]] == ["val2014/COCO_val2014_000000000002.jpg"]
+    assert [e.image for e in data.splits["test"]] == ["val2014/COCO_val2014_000000000003.jpg"]
+    assert list(reasons(data)) == ["val2014/COCO_val2014_000000000005.jpg"]
+
+
+@pytest.mark.parametrize("image_dir", ["flickr30k-images", "Images"])
+def test_karpathy_flickr30k_finds_its_images(tmp_path: Path, image_dir: str) -> None:
+    data = load_data(write_karpathy_flickr30k(tmp_path, image_dir))
+    assert data.format == "karpathy-flickr30k"
+    assert [len(data.splits[s]) for s in ("train", "val", "test")] == [4, 1, 1]
+    assert data.splits["test"][0].path == tmp_path / image_dir / "1000092798.jpg"
+    assert data.skipped == []
+
+
+@pytest.mark.parametrize("write", [write_karpathy_coco, write_karpathy_flickr30k])
+def test_check_data_and_evaluate_read_the_karpathy_files(tmp_path: Path, write, capsys) -> None:
+    from captionbot.cli import main as cli
+
+    root = write(tmp_path / "data")
+    assert cli(["check-data", str(root), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["splits"]["val"] == {"images": 1, "captions": 3}
+    test = load_data(root).splits["test"][0]
+    predictions = tmp_path / "predictions.json"
+    predictions.write_text(json.dumps([{"image_id": test.image, "caption": test.captions[0]}]))
+    assert cli(["evaluate", "--predictions", str(predictions), "--references", str(root), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["BLEU-1"] > 0.99
 
 
 @pytest.mark.parametrize("header", [True, False])

@@ -4,7 +4,6 @@ The full proof (`python -m captionbot.training.proof`: 1200 pictures, BLEU-4 >= 
 under 5 minutes) runs the same code with more data and epochs.
 """
 
-import argparse
 from pathlib import Path
 
 import pytest
@@ -26,8 +25,7 @@ def test_training_from_random_weights_raises_the_metrics(tmp_path: Path) -> None
     assert evals[-1]["BLEU-4"] > evals[0]["BLEU-4"]
 
     examples = split_examples(tmp_path / "data", "test", None)
-    captioning = argparse.Namespace(device="cpu", batch_size=32, beams=3)
-    untrained = caption_examples(str(tmp_path / "run" / "random-init"), examples, captioning)
+    untrained = caption_examples(str(tmp_path / "run" / "random-init"), examples, batch_size=32, device="cpu")
     before = score({e.image: list(e.captions) for e in examples}, untrained, ("BLEU-4", "CIDEr"))
     after = result["scores"]
     assert after["BLEU-4"] > before["BLEU-4"] + 0.2

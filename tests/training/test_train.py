@@ -1,6 +1,7 @@
 """Training through `main(argv)` on the CPU: files, checkpoints that load, exact resume, flag checks."""
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import torch
 from safetensors.torch import load_file
 from transformers import BlipForConditionalGeneration, BlipProcessor
 
+from captionbot.core.errors import UsageError
 from captionbot.training.checkpoint import TRAINER_STATE
 from captionbot.training.history import read_history
 from captionbot.training.train import main, parse_args
@@ -67,6 +69,38 @@ def test_resume_reaches_the_same_step_and_loss(tiny_run: Path, tmp_path: Path) -
     weights = load_file(tiny_run / "checkpoint-epoch-0003" / "model.safetensors")
     resumed_weights = load_file(resumed / "checkpoint-epoch-0003" / "model.safetensors")
     assert all(torch.allclose(weights[k], resumed_weights[k], atol=1e-6) for k in weights)
+
+
+def test_resume_with_more_epochs_extends_the_run_and_says_how_the_schedule_continues(
+        tiny_run: Path, tmp_path: Path, caplog) -> None:
+    extended = tmp_path / "extended"
+    shutil.copytree(tiny_run, extended)
+    with caplog.at_level(logging.INFO, logger="captionbot.training.train"):
+        assert main(["--output", str(extended), "--resume", "--epochs", "4"]) == 0
+    epochs = epochs_of(extended)
+    assert [r["epoch"] for r in epochs] == [1, 2, 3, 4]
+    steps_per_epoch = epochs[0]["step"]
+    assert epochs[-1]["step"] == 4 * steps_per_epoch
+    # The cosine schedule is stretched to the new end: the finished run had decayed to zero, the extension
+    # goes on at a rate above zero, which then decays to zero at the new last step.
+    assert f"the schedule runs to step {4 * steps_per_epoch} (epoch 4)" in caplog.text
+    rates = [r["lr"] for r in read_history(extended / "metrics.jsonl") if r["kind"] == "train" and r["epoch"] == 4]
+    assert rates and rates[0] > 0 and rates == sorted(rates, reverse=True)
+    assert json.loads((extended / "training_config.json").read_text())["epochs"] == 4
+    with pytest.raises(UsageError, match="already trained 4 epochs"):
+        main(["--output", str(extended), "--resume", "--epochs", "2"])
+
+
+def test_max_steps_ends_the_run_where_the_schedule_ends(shapes_data: Path, tmp_path: Path) -> None:
+    output = tmp_path / "run"
+    flags = ["--data", str(shapes_data), "--output", str(output), "--base", "random:tiny", "--epochs", "5",
+             "--batch-size", "16", "--max-steps", "14", "--log-every", "1", "--no-augment"]
+    assert main(flags) == 0
+    epochs = epochs_of(output)
+    assert [(r["epoch"], r["step"]) for r in epochs] == [(1, 12), (2, 14)]  # 180 pairs / 16: 12 steps an epoch
+    assert (output / "best" / "config.json").is_file() and (output / "checkpoint-epoch-0002").is_dir()
+    rates = [r["lr"] for r in read_history(output / "metrics.jsonl") if r["kind"] == "train"]
+    assert len(rates) == 14 and rates[-1] < rates[1] * 0.05
 
 
 def test_resume_refuses_a_changed_recipe(tiny_run: Path, capsys) -> None:

@@ -28,7 +28,7 @@ class Captioned:
     options: Options = Options()
 
 
-Outcome = Captioned | CaptionError
+CaptionedOrRefused = Captioned | CaptionError
 
 
 class Captioner:
@@ -68,14 +68,14 @@ class Captioner:
             attachment.filename, image, result.raise_for_error(), attachment.is_spoiler(), mode, request.options
         )
 
-    async def caption_each(self, attachments: Sequence[discord.Attachment], user_id: int) -> list[Outcome]:
+    async def caption_each(self, attachments: Sequence[discord.Attachment], user_id: int) -> list[CaptionedOrRefused]:
         """Several images at once, each answered on its own: one refused file does not sink the others. Those
         past MAX_IMAGES_PER_MESSAGE are answered `too_many_images`, never downloaded."""
         kept = attachments[: self.settings.max_images_per_message]
         outcomes = await asyncio.gather(*(self._outcome(attachment, user_id) for attachment in kept))
         return [*outcomes, *self.service.beyond_cap(len(attachments))]
 
-    async def _outcome(self, attachment: discord.Attachment, user_id: int) -> Outcome:
+    async def _outcome(self, attachment: discord.Attachment, user_id: int) -> CaptionedOrRefused:
         try:
             return await self.caption(attachment, user_id)
         except CaptionError as err:

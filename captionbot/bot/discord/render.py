@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import discord
 
 from captionbot.bot import messages
-from captionbot.bot.discord.captioner import Captioned, Outcome
+from captionbot.bot.discord.captioner import Captioned, CaptionedOrRefused
 from captionbot.core.control import WorkerReply
 from captionbot.core.errors import CaptionError
 from captionbot.core.jobs import JobResult, Mode
@@ -65,7 +65,7 @@ def failure_embed(error: CaptionError, title: str = messages.DISCORD_FAILED_TITL
     return discord.Embed(title=title, description=_clip(error.message, DESCRIPTION_LIMIT), colour=FAILURE_COLOUR)
 
 
-def outcome_embeds(outcomes: Sequence[tuple[str, Outcome]]) -> list[discord.Embed]:
+def outcome_embeds(outcomes: Sequence[tuple[str, CaptionedOrRefused]]) -> list[discord.Embed]:
     """One embed per image of a message, titled with its place when there are several."""
     embeds = []
     for index, (filename, outcome) in enumerate(outcomes, 1):

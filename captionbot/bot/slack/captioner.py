@@ -14,7 +14,7 @@ from captionbot.core.jobs import JobResult, Mode, ModelName, Options
 
 log = logging.getLogger(__name__)
 
-Outcome = JobResult | CaptionError
+ResultOrRefusal = JobResult | CaptionError
 T = TypeVar("T")
 
 
@@ -42,7 +42,7 @@ class SlackCaptioner:
         """The files a message lists, each asked of `files.info` where Slack says to; a failure stays per file."""
         return list(await asyncio.gather(*(_outcome(self.files.resolve(data), data["id"]) for data in listed)))
 
-    async def caption_each(self, files: Sequence[SlackFile], user_id: str) -> list[Outcome]:
+    async def caption_each(self, files: Sequence[SlackFile], user_id: str) -> list[ResultOrRefusal]:
         """Several images at once, each answered on its own: one refused file does not sink the others. Those
         past MAX_IMAGES_PER_MESSAGE are answered `too_many_images`, never downloaded."""
         kept = files[: self.service.settings.max_images_per_message]

@@ -18,7 +18,7 @@ from captionbot.bot.service import CaptionService
 
 log = logging.getLogger(__name__)
 
-VERSION_MAX_LENGTH = 64  # the longest registry version name (core/registry.py, VERSION_PATTERN)
+VERSION_MAX_LENGTH = 64  # the longest registry version name (core/registry/layout.py, VERSION_PATTERN)
 
 
 class Admin(commands.Cog):

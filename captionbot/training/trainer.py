@@ -1,0 +1,230 @@
+"""The parts of one training run and the steps between them: loaders, the optimizer step, validation loss,
+captioning the val split, and what a checkpoint keeps to resume exactly.
+
+Made for a long GPU run as much as for the CPU tests: losses stay on the device and are read back once per
+--log-every optimizer steps (never a sync per micro-batch), the DataLoaders and their worker processes live
+for the whole run (persistent, pinned memory on a GPU), and the val split is captioned in bf16/fp16 autocast
+with batched beam search.
+"""
+
+import argparse
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from functools import partial
+
+import torch
+from torch.optim.lr_scheduler import LambdaLR
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from captionbot.blip.devices import pick_dtype
+from captionbot.core.decoding import Decoding
+from captionbot.training.augment import Augment
+from captionbot.training.captioning import caption_pictures
+from captionbot.training.checkpoint import restore_rng, rng_state
+from captionbot.training.data import DataSet
+from captionbot.training.dataset import (
+    IGNORE_INDEX,
+    CaptionCollator,
+    CaptionPairs,
+    EpochSampler,
+    PictureStore,
+    PlainPictures,
+    plain,
+    read_model_picture,
+    read_picture,
+)
+from captionbot.training.history import History
+from captionbot.training.metrics import score
+from captionbot.training.models import image_spec
+from captionbot.training.schedule import default_warmup, lr_factor
+
+GRAD_CLIP = 1.0
+VAL_METRICS = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "ROUGE-L", "CIDEr")
+MAX_LOADER_WORKERS = 8
+
+
+@dataclass
+class TrainState:
+    epoch: int = 0  # epochs completed
+    step: int = 0  # optimizer steps taken
+    best_cider: float | None = None
+    best_epoch: int | None = None
+    evals_since_best: int = 0
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """None for fp32; AMP on a GPU by default (bf16 where supported), never by default on the CPU."""
+    dtype = pick_dtype(device, precision)
+    return None if dtype == torch.float32 else dtype
+
+
+def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
+    # Matrices decay; biases and norm weights do not (nanoGPT's split).
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=lr, fused=torch.cuda.is_available() and params[0].is_cuda)
+
+
+class Window:
+    """Loss and throughput since the last line written to metrics.jsonl; the loss summed on the device."""
+
+    def __init__(self) -> None:
+        self.loss_sum: torch.Tensor | float = 0.0
+        self.batches, self.pairs, self.started = 0, 0, time.perf_counter()
+
+    def add(self, loss: torch.Tensor, pairs: int) -> None:
+        self.loss_sum = self.loss_sum + loss.detach()
+        self.batches += 1
+        self.pairs += pairs
+
+    def mean_loss(self) -> float:
+        return float(self.loss_sum) / max(1, self.batches)  # the one device sync of the window
+
+    def images_per_s(self) -> float:
+        return self.pairs / max(1e-9, time.perf_counter() - self.started)
+
+
+class Trainer:
+    def __init__(self, args: argparse.Namespace, model, processor, data: DataSet, device: torch.device) -> None:
+        self.args, self.model, self.tokenizer, self.device = args, model, processor.tokenizer, device
+        self.dtype = autocast_dtype(args.precision, device)
+        self.decoding = Decoding(prompt=args.prompt)
+        train, val = data.splits["train"], data.splits["val"]
+        self.spec = spec = image_spec(processor)
+        threads = os.cpu_count() or 1
+        # Decoded once and kept (or read per access without --image-cache). The val split, and the train
+        # split without augmentation, go through core.pixels exactly as serving does.
+        if args.augment:
+            train_store = PictureStore([e.path for e in train], partial(read_picture, side=spec.size),
+                                       args.image_cache, threads)
+            train_transform = Augment(spec)
+        else:
+            train_store = PictureStore([e.path for e in train], partial(read_model_picture, spec=spec),
+                                       args.image_cache, threads)
+            train_transform = plain(spec)
+        val_store = PictureStore([e.path for e in val], partial(read_model_picture, spec=spec), args.image_cache,
+                                 threads)
+        self.train_pairs = CaptionPairs(train, train_store, train_transform, args.seed)
+        self.val_pairs = CaptionPairs(val, val_store, plain(spec), args.seed)
+        self.val_pictures = PlainPictures(val_store, plain(spec))
+        self.val_references = {e.image: list(e.captions) for e in val}
+        bos = model.config.text_config.bos_token_id
+        self.collator = CaptionCollator(self.tokenizer, bos, args.max_tokens, args.prompt)
+        self.train_sampler = EpochSampler(len(self.train_pairs), 1, args.seed, shuffle=True)
+        self.train_loader = self.loader(self.train_pairs, self.train_sampler)
+        self.val_loader = self.loader(self.val_pairs, EpochSampler(len(self.val_pairs), 0, args.seed, shuffle=False))
+        # Optimizer, then the schedule: stepped per optimizer step (not micro-batch).
+        self.steps_per_epoch = math.ceil(len(self.train_loader) / args.grad_accum)
+        self.total_steps = min(self.steps_per_epoch * args.epochs, args.max_steps or math.inf)
+        if args.warmup_steps is None:
+            args.warmup_steps = default_warmup(self.total_steps)
+        self.optimizer = make_optimizer(model, args.lr, args.weight_decay)
+        self.scheduler = LambdaLR(self.optimizer, self.lr_factor)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=self.dtype == torch.float16)
+        self.state = TrainState()
+
+    def lr_factor(self, step: int) -> float:
+        return lr_factor(step, warmup_steps=self.args.warmup_steps, total_steps=self.total_steps)
+
+    def loader(self, pairs: CaptionPairs, sampler: EpochSampler) -> DataLoader:
+        workers = self.args.workers
+        if workers is None:
+            workers = 0 if self.device.type == "cpu" else min(MAX_LOADER_WORKERS, os.cpu_count() or 1)
+        if workers:
+            # The collator tokenizes in forked workers: the Rust tokenizer's own threads must stay off.
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        return DataLoader(pairs, batch_size=self.args.batch_size, sampler=sampler, collate_fn=self.collator,
+                          num_workers=workers, pin_memory=self.device.type == "cuda",
+                          persistent_workers=workers > 0, prefetch_factor=4 if workers else None)
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        batch = {key: value.to(self.device, non_blocking=True) for key, value in batch.items()}
+        with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype is not None):
+            return self.model(**batch).loss  # mean over the batch's target tokens
+
+    def train_epoch(self, epoch: int, history: History) -> float:
+        """One pass over the shuffled training pairs (or up to --max-steps); the epoch's mean loss."""
+        args, model = self.args, self.model
+        model.train()
+        if args.freeze_vision:
+            model.vision_model.eval()
+        self.train_sampler.epoch = epoch
+        batches, epoch_loss, window = len(self.train_loader), Window(), Window()
+        bar = tqdm(total=batches, desc=f"epoch {epoch}/{args.epochs}", unit="batch", disable=None, leave=False)
+        for index, batch in enumerate(self.train_loader):
+            # The last optimizer step of an epoch may gather fewer micro-batches: average over those.
+            group = min(args.grad_accum, batches - index // args.grad_accum * args.grad_accum)
+            loss = self.loss(batch)
+            self.scaler.scale(loss / group).backward()
+            epoch_loss.add(loss, len(batch["input_ids"]))
+            window.add(loss, len(batch["input_ids"]))
+            bar.update()
+            if (index + 1) % args.grad_accum and index + 1 != batches:
+                continue
+            lr = self.scheduler.get_last_lr()[0]  # the rate this step uses
+            self.optimizer_step()
+            if self.state.step % args.log_every == 0:
+                loss_now = window.mean_loss()
+                history.append("train", epoch=epoch, step=self.state.step, loss=loss_now, lr=lr,
+                               images_per_s=window.images_per_s())
+                bar.set_postfix(loss=f"{loss_now:.3f}", img_s=f"{window.images_per_s():.0f}")
+                window = Window()
+            if self.state.step >= self.total_steps:
+                break
+        bar.close()
+        return epoch_loss.mean_loss()
+
+    def optimizer_step(self) -> None:
+        self.scaler.unscale_(self.optimizer)
+        torch.nn.utils.clip_grad_norm_([p for g in self.optimizer.param_groups for p in g["params"]], GRAD_CLIP)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scheduler.step()
+        self.state.step += 1
+
+    @torch.no_grad()
+    def validation_loss(self) -> float:
+        """Token-weighted cross-entropy of the val captions (the prompt is not scored), without label smoothing,
+        without augmentation; summed on the device, read back once."""
+        decoder = self.model.text_decoder
+        smoothing, decoder.label_smoothing = decoder.label_smoothing, 0.0
+        self.model.eval()
+        try:
+            total, tokens = torch.zeros((), device=self.device), 0
+            for batch in self.val_loader:
+                count = int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())  # counted on the CPU copy
+                total += self.loss(batch).float() * count
+                tokens += count
+            return float(total) / max(1, tokens)
+        finally:
+            decoder.label_smoothing = smoothing
+
+    def score_val(self) -> dict[str, float]:
+        captions = caption_pictures(self.model, self.tokenizer, self.val_pictures, self.decoding,
+                                    self.args.batch_size * 2, dtype=self.dtype)
+        return score(self.val_references, dict(zip(self.val_references, captions)), VAL_METRICS)
+
+    def checkpoint_state(self) -> dict:
+        return {
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "state": asdict(self.state),
+            "rng": rng_state(),
+        }
+
+    def restore(self, saved: dict) -> None:
+        """Continue from a checkpoint; with a longer run than it was made for, the schedule over the new total."""
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.scaler.load_state_dict(saved["scaler"])
+        self.state = TrainState(**saved["state"])
+        restore_rng(saved["rng"])
+        # The schedule is a function of the step and this run's total: rebuilt at the step reached, it sets the
+        # rate of the next step (the saved one's, unless --epochs or --max-steps moved the end).
+        self.scheduler = LambdaLR(self.optimizer, self.lr_factor, last_epoch=self.state.step - 1)
