@@ -13,7 +13,8 @@ def test_compose_runs_the_api_with_its_port_keys_and_health_check():
     assert service["command"][:3] == ["api", "--host", "0.0.0.0"]
     assert service["ports"] == ["127.0.0.1:8000:8000"]
     assert service["environment"]["API_KEYS_FILE"].startswith("/data/") and "api-data:/data" in service["volumes"]
-    assert "models:/models:ro" in service["volumes"]
+    # /v1/models lists the shared registry the workers use (the MinIO service), not a local folder.
+    assert service["environment"]["MODEL_DIR"].startswith("s3://") and "minio" in service["depends_on"]
     assert "http://127.0.0.1:8000/healthz" in " ".join(service["healthcheck"]["test"])
 
 
