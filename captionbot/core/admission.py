@@ -11,9 +11,10 @@ empties all three together. Each check is one Lua script, so concurrent senders 
 
 Workers also publish what they serve per second while busy, and how many jobs they take at once
 (`publish_pace`). While the depth is below the jobs all workers take at once, a new job starts at once and is
-admitted; beyond that its expected wait is the jobs ahead of it and itself, plus half a batch (the average
-rest of the batch running when its turn comes; a batch is as many as the workers take at once), divided by
-the sum of the rates. A job that would wait longer than its sender is answered "busy" at once.
+admitted; beyond that the time until it is answered is the jobs ahead of it and itself, plus one batch (the
+rest of the batch running when its turn comes, and its own batch, which it may have to fill; a batch is as many
+as the workers take at once), divided by the sum of the rates. A job that would be answered after its sender
+gives up is answered "busy" at once: admitting it would only make it expire in the queue.
 """
 
 import time
@@ -46,7 +47,7 @@ for i = 1, #paces, 2 do
 end
 local verdict = 1
 if depth >= tonumber(ARGV[2]) then verdict = 0
-elseif rate > 0 and depth >= slots and (depth + 1 + slots / 2) / rate > tonumber(ARGV[4]) then verdict = -1
+elseif rate > 0 and depth >= slots and (depth + 1 + slots) / rate > tonumber(ARGV[4]) then verdict = -1
 else
   redis.call('ZADD', KEYS[3], now + tonumber(ARGV[4]), ARGV[3])
   redis.call('EXPIRE', KEYS[3], math.ceil(tonumber(ARGV[4])) + 60)

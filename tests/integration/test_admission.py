@@ -55,11 +55,11 @@ def test_a_job_whose_worker_died_stops_counting_at_its_deadline(settings):
 def test_the_workers_pace_turns_jobs_away_at_once_when_they_would_outwait_their_sender(settings):
     client = redis.Redis.from_url(settings.redis_url.get_secret_value())
     # One worker that answers a job every 5 s with 2 threads: with a 30 s timeout, a new job fits while
-    # (depth + 1 + 2/2) / 0.2 <= 30, i.e. up to a depth of 4; below 2 (a free thread) it is always admitted.
+    # (depth + 1 + 2) / 0.2 <= 30, i.e. up to a depth of 3; below 2 (a free thread) it is always admitted.
     Ledger(client, settings.queue_name, "w1@host").publish_pace(0.2, 2)
     results, depth = outcomes(settings, timeout=30.0, n=8)
-    assert results == ["admitted"] * 5 + ["busy"] * 3 and depth == 5
+    assert results == ["admitted"] * 4 + ["busy"] * 4 and depth == 4
     # Without a recent pace only the cap applies.
     client.delete(f"captionbot:paces:{settings.queue_name}")
     results, depth = outcomes(settings, timeout=30.0, n=3)
-    assert results == ["admitted"] * 3 and depth == 8
+    assert results == ["admitted"] * 3 and depth == 7
