@@ -14,7 +14,7 @@ CACHE = Path(".bench-cache")
 def base_checkpoint() -> Path:
     """BlipConfig() defaults (BLIP-base's shape) with random weights, made once and kept in .bench-cache; its
     vocabulary spells BLIP's prompt in three tokens, as BLIP-base's does."""
-    from captionbot.core.decoding import BLIP_PROMPT
+    from captionbot.core.settings import BLIP_PROMPT
     from captionbot.training.scratch import caption_words, save_random_blip
 
     path = CACHE / "blip-base-random-prompt"

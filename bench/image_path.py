@@ -16,8 +16,8 @@ from transformers.models.blip.image_processing_pil_blip import BlipImageProcesso
 sys.path.insert(0, str(Path(__file__).parent))
 from common import median_ms, sample_jpeg  # noqa: E402
 
-from captionbot.core.pixels import ImageSpec, model_picture  # noqa: E402
-from captionbot.worker.preprocess import to_pixel_values  # noqa: E402
+from captionbot.blip.pixels import ImageSpec, model_picture  # noqa: E402
+from captionbot.blip.tensors import to_pixel_values  # noqa: E402
 
 MEAN = (0.48145466, 0.4578275, 0.40821073)
 STD = (0.26862954, 0.26130258, 0.27577711)

@@ -18,10 +18,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from common import CACHE, base_checkpoint, median_ms  # noqa: E402
 
-from captionbot.worker.generation import beam_captions  # noqa: E402
-from captionbot.worker.models import ModelSource, load_model  # noqa: E402
-from captionbot.core.pixels import model_picture  # noqa: E402
-from captionbot.worker.preprocess import to_pixel_values  # noqa: E402
+from captionbot.blip.decoding import beam_captions  # noqa: E402
+from captionbot.blip.loading import ModelSource, load_model  # noqa: E402
+from captionbot.blip.pixels import model_picture  # noqa: E402
+from captionbot.blip.tensors import to_pixel_values  # noqa: E402
 
 LENGTH = 36  # decoder tokens, the prompt's included: 32 new ones after BLIP's four-token prompt
 

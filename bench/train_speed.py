@@ -24,11 +24,11 @@ from pathlib import Path
 import torch
 
 from captionbot.blip.devices import pick_device
-from captionbot.core.decoding import BLIP_PROMPT
+from captionbot.blip.loading import load_pretrained
+from captionbot.core.settings import BLIP_PROMPT
 from captionbot.training import train
 from captionbot.training.captioning import caption_pictures
 from captionbot.training.data import load_data
-from captionbot.training.models import load_model, load_processor
 from captionbot.training.scratch import caption_words, save_random_blip
 from captionbot.training.synthetic import generate
 from captionbot.training.trainer import Trainer
@@ -44,9 +44,9 @@ def build_trainer(data_dir: Path, model_dir: Path, cache: bool,
         flags += ["--workers", str(args.workers)]
     options = train.parse_args(flags)
     device = pick_device(options.device)
-    model = load_model(model_dir, device)
+    model, processor = load_pretrained(model_dir)
     started = time.perf_counter()
-    trainer = Trainer(options, model, load_processor(model_dir), load_data(data_dir), device)
+    trainer = Trainer(options, model.to(device), processor, load_data(data_dir), device)
     return trainer, time.perf_counter() - started
 
 
@@ -81,11 +81,10 @@ def images_per_second(trainer: Trainer, steps: int, warmup: int = 3) -> float:
 def eval_images_per_second(trainer: Trainer, batch_size: int) -> float:
     """The val split captioned as `Trainer.score_val` does, after one warm-up batch."""
     pictures = trainer.val_pictures
-    caption_pictures(trainer.model, trainer.tokenizer, [pictures[0]] * batch_size, trainer.decoding, batch_size,
-                     dtype=trainer.dtype)
+    caption_pictures(trainer.captioner, [pictures[0]] * batch_size, batch_size)
     sync(trainer.device)
     started = time.perf_counter()
-    caption_pictures(trainer.model, trainer.tokenizer, pictures, trainer.decoding, batch_size, dtype=trainer.dtype)
+    caption_pictures(trainer.captioner, pictures, batch_size)
     sync(trainer.device)
     return len(pictures) / (time.perf_counter() - started)
 

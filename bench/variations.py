@@ -16,8 +16,8 @@ from common import base_checkpoint, median_ms  # noqa: E402
 
 from captionbot.core.jobs import VARIATION_TEMPERATURES  # noqa: E402
 from captionbot.blip.devices import pick_dtype  # noqa: E402
-from captionbot.worker.generation import variation_captions  # noqa: E402
-from captionbot.worker.models import ModelSource, load_model  # noqa: E402
+from captionbot.blip.decoding import variation_captions  # noqa: E402
+from captionbot.blip.loading import ModelSource, load_model  # noqa: E402
 
 
 def main() -> None:

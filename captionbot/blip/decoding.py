@@ -1,77 +1,94 @@
-"""Decoding captions from the prompt, as BLIP's `BLIP_Decoder.generate` does: the decoder starts from [DEC]
-and the prompt's tokens, the token limits count those tokens too, and the prompt is cut from the output.
+"""Captions from pictures: the one function serving (the worker's engine), the validation during training and
+`evaluate` / `report` all call, so they decode alike by construction.
 
-`core.decoding.Decoding` says which prompt and limits a model decodes with; this module runs them.
+Each model decodes from its own prompt and within its own token limits (`LoadedModel.decoding`), counted as
+BLIP counts them; the prompt is cut from every caption. Variations encode each image once and decode its
+captions as rows of one batch, each row at its own temperature.
 """
 
 from contextlib import nullcontext
 
 import torch
 
-from captionbot.core.decoding import Decoding
+from captionbot.blip import reference
+from captionbot.blip.loading import LoadedModel
+
+RESAMPLE_ROUNDS = 2  # extra tries for a variation that repeats another
 
 
-class PromptError(ValueError):
-    """A prompt the model's tokenizer cannot spell, or too long for the token limit."""
-
-
-def prompt_ids(tokenizer, bos_token_id: int, decoding: Decoding) -> list[int]:
-    """[DEC] and the prompt's word pieces: where every caption starts in training and decoding, and what is
-    cut from it. The same pieces as the prompt has at the head of "prompt + caption" (it ends with a space)."""
-    pieces = tokenizer(decoding.prompt, add_special_tokens=False).input_ids if decoding.prompt.strip() else []
-    if tokenizer.unk_token_id is not None and tokenizer.unk_token_id in pieces:
-        raise PromptError(f"the prompt {decoding.prompt!r} has words its tokenizer does not know")
-    ids = [bos_token_id, *pieces]
-    if len(ids) >= decoding.max_length:
-        raise PromptError(f"the prompt {decoding.prompt!r} takes {len(ids)} of the {decoding.max_length} tokens "
-                          "a caption may have")
-    return ids
-
-
-def autocast(device: torch.device, dtype: torch.dtype | None):
-    """Mixed precision for fp32 weights (training, evaluate); None or fp32: none."""
-    if dtype is None or dtype == torch.float32:
+def autocast(loaded: LoadedModel):
+    """Mixed precision over fp32 weights (training, evaluate); none where the weights are in their dtype."""
+    if loaded.autocast is None or loaded.autocast == torch.float32:
         return nullcontext()
-    return torch.autocast(device.type, dtype=dtype)
+    return torch.autocast(loaded.device.type, dtype=loaded.autocast)
 
 
 @torch.inference_mode()
-def encode_images(model, pixel_values: torch.Tensor) -> torch.Tensor:
-    """Vision features, (B, P, D), in the dtype of the model's weights."""
-    weights = next(model.parameters())
-    return model.vision_model(pixel_values=pixel_values.to(weights.device, weights.dtype))[0]
+def encode_images(loaded: LoadedModel, pixel_values: torch.Tensor) -> torch.Tensor:
+    """Vision features, (B, P, D). pixel_values: (B, 3, S, S)"""
+    weights = next(loaded.model.parameters())
+    with autocast(loaded):
+        return loaded.model.vision_model(pixel_values=pixel_values.to(weights.device, weights.dtype))[0]
 
 
-@torch.inference_mode()
-def decode_rows(model, image_embeds: torch.Tensor, prompt: list[int], **generate_kwargs) -> torch.Tensor:
-    """The tokens after the prompt, (R, T), one row per row of image_embeds (R, P, D)."""
-    text_config = model.config.text_config
-    rows = image_embeds.shape[0]
-    input_ids = torch.tensor([prompt], dtype=torch.long, device=image_embeds.device).repeat(rows, 1)
-    sequences = model.text_decoder.generate(
-        input_ids=input_ids,
-        attention_mask=torch.ones_like(input_ids),
-        encoder_hidden_states=image_embeds,
-        encoder_attention_mask=torch.ones(image_embeds.shape[:2], dtype=torch.long, device=image_embeds.device),
-        eos_token_id=text_config.sep_token_id,
-        pad_token_id=text_config.pad_token_id,
-        **generate_kwargs,
-    )  # (R, len(prompt) + T)
-    return sequences[:, len(prompt):]
+def token_limits(loaded: LoadedModel, max_words: int | None) -> tuple[int, int]:
+    """(min_length, max_length) of the whole decoder sequence, [DEC] and the prompt included."""
+    return loaded.decoding.limits(max_words, loaded.model.config.text_config.max_position_embeddings)
 
 
-def texts(tokenizer, tokens: torch.Tensor) -> list[str]:
-    return [" ".join(text.split()) for text in tokenizer.batch_decode(tokens, skip_special_tokens=True)]
+def texts(loaded: LoadedModel, tokens: torch.Tensor, max_words: int | None = None) -> list[str]:
+    """Token rows (the prompt already cut) to captions of at most `max_words` words (None: as decoded)."""
+    decoded = loaded.tokenizer.batch_decode(tokens, skip_special_tokens=True)
+    return [" ".join(text.split()[:max_words]) for text in decoded]
 
 
-def beam_search(model, tokenizer, pixel_values: torch.Tensor, decoding: Decoding, beams: int | None = None,
-                max_length: int | None = None, dtype: torch.dtype | None = None) -> list[str]:
-    """One caption per image, pixel_values (B, 3, S, S): the model's decoding, unless beams or max_length say
-    otherwise. `dtype`: autocast for fp32 weights; serving loads the weights in their dtype instead."""
-    device = next(model.parameters()).device
-    prompt = prompt_ids(tokenizer, model.config.text_config.bos_token_id, decoding)
-    with autocast(device, dtype):
-        tokens = decode_rows(model, encode_images(model, pixel_values), prompt, num_beams=beams or decoding.beams,
-                             do_sample=False, min_length=decoding.min_length,
-                             max_length=max_length or decoding.max_length)
-    return texts(tokenizer, tokens)
+def beam_captions(loaded: LoadedModel, pixel_values: torch.Tensor, beams: int | None = None,
+                  max_words: int | None = None) -> list[str]:
+    """One caption per image, pixel_values (B, 3, S, S): beam search with the model's beams (or `beams`; one
+    beam is greedy), within its token limits (widened for `max_words` above the default, and cut to it)."""
+    min_length, max_length = token_limits(loaded, max_words)
+    embeds = encode_images(loaded, pixel_values)
+    with autocast(loaded):
+        tokens = reference.beam_rows(loaded.model, embeds, loaded.prompt, beams or loaded.decoding.beams,
+                                     min_length, max_length)
+    return texts(loaded, tokens, max_words)
+
+
+def sample_rows(loaded: LoadedModel, image_embeds: torch.Tensor, temperatures: torch.Tensor,
+                max_words: int | None = None) -> list[str]:
+    """One sampled caption per row. image_embeds: (R, P, D); temperatures: (R,)"""
+    min_length, max_length = token_limits(loaded, max_words)
+    with autocast(loaded):
+        tokens = reference.sampled_rows(loaded.model, image_embeds, loaded.prompt, temperatures, min_length,
+                                        max_length)
+    return texts(loaded, tokens, max_words)
+
+
+def variation_captions(loaded: LoadedModel, pixel_values: torch.Tensor, temperatures: tuple[float, ...],
+                       max_words: int | None = None) -> list[list[str]]:
+    """len(temperatures) different captions per image, in one vision pass and one decoding batch."""
+    per_image = len(temperatures)
+    embeds = encode_images(loaded, pixel_values).repeat_interleave(per_image, dim=0)  # (B*k, P, D)
+    temps = torch.tensor(temperatures, device=embeds.device).repeat(pixel_values.shape[0])  # (B*k,)
+    sampled = sample_rows(loaded, embeds, temps, max_words)
+    captions = [sampled[i : i + per_image] for i in range(0, len(sampled), per_image)]
+    for _ in range(RESAMPLE_ROUNDS):
+        repeats = [(image, row) for image, rows in enumerate(captions) for row in _repeated(rows)]
+        if not repeats:
+            break
+        index = torch.tensor([image * per_image + row for image, row in repeats], device=embeds.device)
+        fresh = sample_rows(loaded, embeds[index], temps[index], max_words)
+        for (image, row), text in zip(repeats, fresh):
+            captions[image][row] = text
+    return captions
+
+
+def _repeated(rows: list[str]) -> list[int]:
+    """Indexes of rows that repeat an earlier row."""
+    seen: set[str] = set()
+    repeated = []
+    for index, text in enumerate(rows):
+        if text in seen:
+            repeated.append(index)
+        seen.add(text)
+    return repeated

@@ -64,7 +64,7 @@ def expand_paths(raw_paths: list[str]) -> Iterator[Path]:
 
 def _in_process(paths: list[Path], make_job: Callable[[bytes], Job]) -> Iterator[JobResult]:
     from captionbot.core.settings import get_settings
-    from captionbot.worker.models import ModelLoadError
+    from captionbot.blip.loading import ModelLoadError
     from captionbot.worker.startup import build_engine
 
     try:

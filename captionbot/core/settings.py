@@ -7,9 +7,12 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from captionbot.core.decoding import BLIP_PROMPT, MAX_PROMPT_CHARS
-
 IdList = Annotated[list[str], NoDecode]
+
+# BLIP's captioner was fine-tuned after this prompt (salesforce/BLIP configs/caption_coco.yaml): what a model
+# that records no prompt of its own decodes from (CAPTION_PROMPT). The recipe itself is `blip/recipe.py`.
+BLIP_PROMPT = "a picture of "
+MAX_PROMPT_CHARS = 200
 
 
 def _split_ids(value: object) -> object:

@@ -1,5 +1,5 @@
 """The training split's augmentation, on uint8 tensors, in torch. Everything else (validation, the training
-split with --no-augment, evaluate, serving) takes the one plain path of `core.pixels`.
+split with --no-augment, evaluate, serving) takes the one plain path of `blip/pixels.py`.
 
 Augmentation follows BLIP's caption fine-tuning minus what would make captions false: a random resized
 crop (scale 0.5-1), a horizontal flip unless the caption says left or right, and colour jitter of
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from captionbot.core.pixels import ImageSpec
+from captionbot.blip.pixels import ImageSpec
 
 SIDES = re.compile(r"\b(left|right)\b", re.IGNORECASE)
 CROP_SCALE = (0.5, 1.0)

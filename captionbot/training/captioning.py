@@ -1,15 +1,15 @@
-"""Caption pictures or files for scoring, each model with its own decoding (`core.decoding`: its prompt,
-beams and token limits; BLIP's COCO captioner: 3 beams, 5 to 20 tokens with the prompt), pictures through
-the one preprocessing path (`core.pixels`), so these captions are the ones `captionbot caption` gives."""
+"""Caption pictures or files for scoring with `blip.decoding.beam_captions`, the function serving calls, each
+model with its own decoding (`blip/recipe.py`), pictures through the one preprocessing path (`blip/pixels.py`),
+so these captions are the ones `captionbot caption` gives."""
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import torch
 
-from captionbot.blip.decoding import beam_search
-from captionbot.core.decoding import Decoding
-from captionbot.core.pixels import ImageSpec, pixel_values
+from captionbot.blip.decoding import beam_captions
+from captionbot.blip.loading import LoadedModel
+from captionbot.blip.pixels import ImageSpec, pixel_values
 from captionbot.training.dataset import read_model_picture
 
 
@@ -19,17 +19,16 @@ def _batches(items: Sequence, size: int) -> Iterable[list]:
         yield [items[i] for i in range(start, min(start + size, len(items)))]
 
 
-def caption_pictures(model, tokenizer, pictures: Sequence[torch.Tensor], decoding: Decoding, batch_size: int = 32,
-                     beams: int | None = None, dtype: torch.dtype | None = None) -> list[str]:
-    """Captions of normalised pictures, each (3, S, S), in batches of `batch_size` (one beam search each);
-    `dtype`: autocast for fp32 weights."""
-    was_training = model.training
-    model.eval()
+def caption_pictures(loaded: LoadedModel, pictures: Sequence[torch.Tensor], batch_size: int = 32,
+                     beams: int | None = None) -> list[str]:
+    """Captions of normalised pictures, each (3, S, S), in batches of `batch_size` (one beam search each)."""
+    was_training = loaded.model.training
+    loaded.model.eval()
     try:
         return [caption for batch in _batches(pictures, batch_size)
-                for caption in beam_search(model, tokenizer, torch.stack(batch), decoding, beams, dtype=dtype)]
+                for caption in beam_captions(loaded, torch.stack(batch), beams)]
     finally:
-        model.train(was_training)
+        loaded.model.train(was_training)
 
 
 def file_pixel_values(paths: Sequence[Path], spec: ImageSpec) -> torch.Tensor:
@@ -37,12 +36,12 @@ def file_pixel_values(paths: Sequence[Path], spec: ImageSpec) -> torch.Tensor:
     return torch.from_numpy(pixel_values([read_model_picture(Path(path), spec) for path in paths], spec))
 
 
-def caption_files(model, tokenizer, spec: ImageSpec, paths: Sequence[Path], decoding: Decoding, batch_size: int = 16,
-                  beams: int | None = None, progress=None) -> list[str]:
-    model.eval()
+def caption_files(loaded: LoadedModel, paths: Sequence[Path], batch_size: int = 16, beams: int | None = None,
+                  progress=None) -> list[str]:
+    loaded.model.eval()
     captions: list[str] = []
     for batch in _batches(paths, batch_size):
-        captions += beam_search(model, tokenizer, file_pixel_values(batch, spec), decoding, beams)
+        captions += beam_captions(loaded, file_pixel_values(batch, loaded.spec), beams)
         if progress is not None:
             progress.update(len(batch))
     return captions

@@ -13,11 +13,11 @@ from PIL import Image
 from torch.utils.data import Dataset, Sampler
 from tqdm import tqdm
 
-from captionbot.blip.decoding import prompt_ids
-from captionbot.core.decoding import Decoding
+from captionbot.blip.pixels import ImageSpec, model_picture, pixel_values
+from captionbot.blip.prompt import prompt_ids
+from captionbot.blip.recipe import Decoding
 from captionbot.core.errors import ImageRejected
 from captionbot.core.images import decode_image
-from captionbot.core.pixels import ImageSpec, model_picture, pixel_values
 from captionbot.training.data import Example
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
@@ -40,7 +40,7 @@ def read_picture(path: Path, side: int) -> torch.Tensor:
 
 
 def read_model_picture(path: Path, spec: ImageSpec) -> Image.Image:
-    """A file as the model sees it, size × size, through `core.pixels` exactly as serving and evaluate."""
+    """A file as the model sees it, size × size, through `blip/pixels.py` exactly as serving and evaluate."""
     try:
         return model_picture(path.read_bytes(), spec, MAX_FILE_BYTES, MAX_PIXELS)
     except ImageRejected as err:
@@ -48,7 +48,7 @@ def read_model_picture(path: Path, spec: ImageSpec) -> Image.Image:
 
 
 def plain(spec: ImageSpec) -> Callable[[Image.Image, str, random.Random], torch.Tensor]:
-    """A model picture to its normalised (3, size, size) tensor, by `core.pixels` like every plain path."""
+    """A model picture to its normalised (3, size, size) tensor, by `blip/pixels.py` like every plain path."""
     return partial(_normalised, spec=spec)
 
 

@@ -91,20 +91,15 @@ def caption_examples(model_name: str, examples: list[Example], batch_size: int =
     """Caption the examples' files with a model, decoded as it records (its prompt; else CAPTION_PROMPT),
     in bf16/fp16 on a GPU, with batched beam search."""
     from captionbot.blip.devices import pick_device, pick_dtype
-    from captionbot.core.decoding import recorded_decoding
+    from captionbot.blip.loading import ModelSource, load_model
     from captionbot.core.settings import get_settings
     from captionbot.training.captioning import caption_files
-    from captionbot.training.models import image_spec, load_model, load_processor
 
     chosen = pick_device(device)
-    model = load_model(model_name, chosen, pick_dtype(chosen, precision))
-    processor = load_processor(model_name)
-    recorded = recorded_decoding(model_name, get_settings().caption_prompt)
-    log.info("%s decodes from the prompt %r (%s)", model_name, recorded.decoding.prompt, recorded.origin)
+    source = ModelSource(str(model_name), str(model_name), get_settings().caption_prompt)
+    loaded = load_model("evaluated", source, chosen, pick_dtype(chosen, precision))
     with tqdm(total=len(examples), desc=f"captioning with {model_name}", unit="img", disable=None, leave=False) as bar:
-        paths = [e.path for e in examples]
-        captions = caption_files(model, processor.tokenizer, image_spec(processor), paths, recorded.decoding,
-                                 batch_size, beams, progress=bar)
+        captions = caption_files(loaded, [e.path for e in examples], batch_size, beams, progress=bar)
     return dict(zip((e.image for e in examples), captions))
 
 

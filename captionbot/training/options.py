@@ -7,9 +7,10 @@ Imports nothing heavy: `captionbot --help` must not load torch.
 import argparse
 from pathlib import Path
 
-from captionbot.core.decoding import BLIP_PROMPT, normalize_prompt
+from captionbot.blip.recipe import normalize_prompt
 from captionbot.core.errors import UsageError
 from captionbot.core.registry import TRAINING_CONFIG_FILE, read_json
+from captionbot.core.settings import BLIP_PROMPT
 
 # The seed's recipe. Options left at None on the command line take these values, or, with --resume,
 # the values of the run being resumed.

@@ -2,7 +2,7 @@
 
 The registry (`captionbot.core.registry`, a folder or s3://) takes every file and then the manifest, so a
 version exists only once it is whole. `--activate` first checks the model exactly as a worker does at a reload
-(`captionbot check-model`, in its own process: training never imports the worker) and applies the quality gate
+(`blip/fitness.py`, the check `captionbot check-model` runs) and applies the quality gate
 against the live version (unless `--force`); a refusal publishes nothing. `--test-scores FILE` records the test
 split's scores (`captionbot evaluate --split test --json`) in the version's metrics.json, for the gate. It then points CURRENT at the new
 version and, when RELOAD_ON_PUBLISH is set, asks the workers to reload. Resumable state (trainer_state.pt) stays
@@ -13,14 +13,14 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from captionbot.core.decoding import DecodingError, recorded_decoding
+from captionbot.blip.fitness import UNFIT, load_checked
+from captionbot.blip.loading import ModelSource
+from captionbot.blip.recipe import DecodingError, recorded_decoding
 from captionbot.core.registry import (
     METRICS_FILE,
     TRAINING_CONFIG_FILE,
@@ -134,11 +134,12 @@ def check_activation(registry: Registry, source: Path, version: str, force: bool
                                              registry.metrics(live) if live else {}, margin)
     if reason:
         raise PublishError(f"Nothing published: {reason}.")
-    checked = subprocess.run([sys.executable, "-m", "captionbot", "check-model", str(source)],
-                             capture_output=True, text=True)
-    if checked.returncode != 0:
-        said = checked.stderr.strip().splitlines()[-1:] or [f"exit status {checked.returncode}"]
-        raise PublishError(f"Nothing published: the workers would refuse {source} ({said[0]}).")
+    settings = get_settings()
+    try:
+        checked = load_checked(ModelSource(str(source), version, settings.caption_prompt), settings.device)
+    except UNFIT as err:
+        raise PublishError(f"Nothing published: the workers would refuse {source} ({err}).") from err
+    del checked  # its memory goes before the copy into the registry
 
 
 def reload_workers_now(version: str, force: bool = False) -> int:

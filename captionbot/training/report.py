@@ -9,7 +9,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from captionbot.core.decoding import recorded_decoding
+from captionbot.blip.recipe import recorded_decoding
 from captionbot.core.registry import TRAINING_CONFIG_FILE, read_json
 from captionbot.core.settings import get_settings
 from captionbot.training.checkpoint import BEST

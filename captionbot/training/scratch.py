@@ -7,6 +7,8 @@ from pathlib import Path
 from transformers import BertTokenizerFast, BlipConfig, BlipForConditionalGeneration, BlipProcessor
 from transformers.models.blip.image_processing_pil_blip import BlipImageProcessorPil
 
+from captionbot.training.options import RANDOM_PREFIX
+
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]"]
 BASE_VOCAB_SIZE = 30524  # BLIP-base: BERT's 30522 + [DEC] + [ENC]
 CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
@@ -80,3 +82,9 @@ def save_random_blip(output: Path, words: list[str], shape: str = "tiny", seed: 
     model.save_pretrained(output)
     processor.save_pretrained(output)
     return output
+
+
+def write_random_base(base: str, texts: list[str], output: Path, seed: int) -> Path:
+    """`--base random:tiny` / `random:base`: a random-weight BLIP whose vocabulary holds the words of `texts`
+    (the training captions and the prompt)."""
+    return save_random_blip(output, caption_words(texts), shape=base.removeprefix(RANDOM_PREFIX), seed=seed)

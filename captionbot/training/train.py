@@ -19,16 +19,18 @@ from pathlib import Path
 import torch
 import transformers
 
-from captionbot.blip.decoding import PromptError
 from captionbot.blip.devices import pick_device
-from captionbot.core.decoding import Decoding
+from captionbot.blip.loading import load_pretrained
+from captionbot.blip.pixels import ImageSpec
+from captionbot.blip.prompt import PromptError
+from captionbot.blip.recipe import Decoding
 from captionbot.core.errors import UsageError
 from captionbot.core.registry import TRAINING_CONFIG_FILE, atomic_write_text, read_json
 from captionbot.training.checkpoint import BEST, epoch_folder, load_trainer_state, prune_checkpoints, write_model_folder
 from captionbot.training.data import DataError, DataSet, load_data
 from captionbot.training.history import FILE as HISTORY_FILE
 from captionbot.training.history import History
-from captionbot.training.models import image_spec, load_model, load_processor, write_random_base
+from captionbot.training.scratch import write_random_base
 from captionbot.training.options import RECIPE, add_train_arguments, is_random, resolve_train_args
 from captionbot.training.trainer import Trainer, TrainState
 
@@ -71,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
     resumed = read_json(args.resume / TRAINING_CONFIG_FILE) if args.resume else {}
     start = resumed.get("base_model") or base_model(args, data, output)
     model_path = args.resume or start
-    model, processor = load_model(model_path, device), load_processor(model_path)
+    model, processor = load_pretrained(model_path)
+    model.to(device)
     configure_model(model, args)
 
     # Batches and optimizer: every (image, caption) pair of the train split is one sample.
@@ -130,7 +133,7 @@ def training_config(args: argparse.Namespace, data: DataSet, processor, start: s
         "epochs": args.epochs,
         "max_steps": args.max_steps,
         "decoding": Decoding(prompt=args.prompt).to_dict(),
-        "image_size": image_spec(processor).size,
+        "image_size": ImageSpec.from_processor(processor.image_processor).size,
         "eval_every": args.eval_every,
         "save_every": args.save_every,
         "early_stop": args.early_stop,

@@ -20,7 +20,8 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from captionbot.blip.devices import pick_dtype
-from captionbot.core.decoding import Decoding
+from captionbot.blip.loading import captioner
+from captionbot.blip.recipe import Decoding
 from captionbot.training.augment import Augment
 from captionbot.training.captioning import caption_pictures
 from captionbot.training.checkpoint import restore_rng, rng_state
@@ -38,7 +39,6 @@ from captionbot.training.dataset import (
 )
 from captionbot.training.history import History
 from captionbot.training.metrics import score
-from captionbot.training.models import image_spec
 from captionbot.training.schedule import default_warmup, lr_factor
 
 GRAD_CLIP = 1.0
@@ -94,9 +94,11 @@ class Trainer:
     def __init__(self, args: argparse.Namespace, model, processor, data: DataSet, device: torch.device) -> None:
         self.args, self.model, self.tokenizer, self.device = args, model, processor.tokenizer, device
         self.dtype = autocast_dtype(args.precision, device)
-        self.decoding = Decoding(prompt=args.prompt)
+        # The model as validation captions with it: the prompt it trains on, in the run's mixed precision.
+        self.captioner = captioner("training", "training", model, processor, Decoding(prompt=args.prompt), device,
+                                   autocast=self.dtype)
         train, val = data.splits["train"], data.splits["val"]
-        self.spec = spec = image_spec(processor)
+        self.spec = spec = self.captioner.spec
         threads = os.cpu_count() or 1
         # Decoded once and kept (or read per access without --image-cache). The val split, and the train
         # split without augmentation, go through core.pixels exactly as serving does.
@@ -207,8 +209,7 @@ class Trainer:
             decoder.label_smoothing = smoothing
 
     def score_val(self) -> dict[str, float]:
-        captions = caption_pictures(self.model, self.tokenizer, self.val_pictures, self.decoding,
-                                    self.args.batch_size * 2, dtype=self.dtype)
+        captions = caption_pictures(self.captioner, self.val_pictures, self.args.batch_size * 2)
         return score(self.val_references, dict(zip(self.val_references, captions)), VAL_METRICS)
 
     def checkpoint_state(self) -> dict:

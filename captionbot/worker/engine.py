@@ -12,15 +12,15 @@ from dataclasses import dataclass
 import torch
 from PIL import Image
 
+from captionbot.blip.decoding import beam_captions, variation_captions
+from captionbot.blip.loading import LoadedModel
+from captionbot.blip.pixels import model_picture
+from captionbot.blip.tensors import to_pixel_values
 from captionbot.core.errors import CaptionError, ModelUnavailable
 from captionbot.core.jobs import VARIATION_TEMPERATURES, Job, JobResult, Mode, ModelName, ModelResult, Options
-from captionbot.core.pixels import model_picture
 from captionbot.core.settings import Settings
 from captionbot.worker import metrics
 from captionbot.worker.batcher import Batcher, Request
-from captionbot.worker.generation import beam_captions, variation_captions
-from captionbot.worker.models import LoadedModel
-from captionbot.worker.preprocess import to_pixel_values
 
 log = logging.getLogger(__name__)
 

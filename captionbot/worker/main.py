@@ -9,7 +9,7 @@ import sys
 
 from captionbot.core.metrics import serve_metrics
 from captionbot.core.settings import get_settings
-from captionbot.worker.models import ModelLoadError
+from captionbot.blip.loading import ModelLoadError
 
 log = logging.getLogger("captionbot.worker")
 

@@ -10,12 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from captionbot.blip.devices import pick_device, pick_dtype
+from captionbot.blip.loading import LoadedModel, load_model, pretrained_source
 from captionbot.core.registry import Registry, RegistryError
 from captionbot.core.settings import Settings
 from captionbot.worker.candidate import REFUSALS, load_folder, prepare_version, refusal_reason
 from captionbot.worker.engine import CaptionEngine
 from captionbot.worker.memory import return_memory
-from captionbot.worker.models import LoadedModel, load_model, pretrained_source
 
 log = logging.getLogger("captionbot.worker")
 

@@ -12,13 +12,14 @@ import logging
 import threading
 import time
 
+from captionbot.blip.fitness import CheckFailed
+from captionbot.blip.loading import LoadedModel
 from captionbot.core.errors import CaptionError
 from captionbot.core.registry import Registry, RegistryError, gate_refusal, validate_version
 from captionbot.core.settings import Settings
-from captionbot.worker.candidate import REFUSALS, CheckFailed, prepare_version, refusal_reason
+from captionbot.worker.candidate import REFUSALS, prepare_version, refusal_reason
 from captionbot.worker.engine import CaptionEngine
 from captionbot.worker.memory import Retiring, return_memory
-from captionbot.worker.models import LoadedModel
 
 log = logging.getLogger("captionbot.worker")
 

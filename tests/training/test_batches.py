@@ -20,7 +20,8 @@ from captionbot.training.dataset import (
     plain,
     read_picture,
 )
-from captionbot.training.models import image_spec, load_processor
+from captionbot.blip.loading import load_processor
+from captionbot.blip.pixels import ImageSpec
 from captionbot.training.schedule import lr_factor
 
 
@@ -30,7 +31,8 @@ def processor(tiny_checkpoint: Path):
 
 
 def transform_of(processor, augment: bool = False):
-    return Augment(image_spec(processor)) if augment else plain(image_spec(processor))
+    spec = ImageSpec.from_processor(processor.image_processor)
+    return Augment(spec) if augment else plain(spec)
 
 
 @pytest.mark.parametrize("prompt", ["a picture of ", ""])

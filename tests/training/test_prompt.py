@@ -16,8 +16,10 @@ from captionbot.core.registry import Registry
 from captionbot.core.settings import Settings
 from captionbot.training.train import main
 from captionbot.worker.engine import CaptionEngine
+from captionbot.blip.loading import ModelLoadError, ModelSource, load_model, pretrained_source
+from captionbot.blip.pixels import model_picture
+from captionbot.blip.tensors import to_pixel_values
 from captionbot.worker.candidate import load_folder, prepare_version
-from captionbot.worker.models import ModelLoadError, ModelSource, load_model, pretrained_source
 from captionbot.worker.startup import load_finetuned
 from captionbot.worker.swap import Swapper
 from tests.training.conftest import TINY_RUN_FLAGS
@@ -56,9 +58,6 @@ def test_a_served_caption_starts_after_the_prompt_and_never_shows_it(tiny_run: P
             (caption,) = engine.run(Job(image=path.read_bytes())).results["finetuned"].captions
             assert caption and not caption.startswith(PROMPT.strip())
             # The whole decoder output, prompt included, as transformers' own generate gives it from the prompt:
-            from captionbot.core.pixels import model_picture
-            from captionbot.worker.preprocess import to_pixel_values
-
             pixels = to_pixel_values([model_picture(path.read_bytes(), loaded.spec, 10**8, 10**8)], loaded.spec)
             prompt_ids = torch.tensor([loaded.prompt + [loaded.tokenizer.sep_token_id]])
             whole = loaded.model.generate(pixel_values=pixels, input_ids=prompt_ids, num_beams=3, min_length=5,
@@ -73,7 +72,7 @@ def test_a_served_caption_starts_after_the_prompt_and_never_shows_it(tiny_run: P
 def test_a_version_is_served_with_its_recorded_prompt_whatever_caption_prompt_says(
         request, caplog, run: str, caption_prompt: str, served: str) -> None:
     best = request.getfixturevalue(run) / "best"
-    with caplog.at_level(logging.WARNING, logger="captionbot.worker.models"):
+    with caplog.at_level(logging.WARNING, logger="captionbot.blip.loading"):
         loaded = load_folder(str(best), settings(caption_prompt=caption_prompt))
     assert loaded.decoding.prompt == served
     pieces = loaded.tokenizer(served, add_special_tokens=False).input_ids if served else []

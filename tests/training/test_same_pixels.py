@@ -1,4 +1,4 @@
-"""One preprocessing path (`core.pixels`): the same image file gives the same pixels in serving, in the
+"""One preprocessing path (`blip/pixels.py`): the same image file gives the same pixels in serving, in the
 validation during training and in `evaluate`; and the captions `evaluate --save-predictions` writes are the
 captions `captionbot caption` gives for the same checkpoint, images and beams."""
 
@@ -13,18 +13,16 @@ import torch
 from PIL import Image
 
 from captionbot.cli import main as cli
-from captionbot.core.decoding import Decoding
-from captionbot.core.pixels import model_picture
+from captionbot.blip.loading import ModelSource, captioner, load_model, load_pretrained
+from captionbot.blip.pixels import model_picture
+from captionbot.blip.recipe import Decoding
+from captionbot.blip.tensors import to_pixel_values
 from captionbot.core.settings import Settings, get_settings
 from captionbot.training.captioning import caption_files, file_pixel_values
 from captionbot.training.data import load_data
 from captionbot.training.dataset import PictureStore, PlainPictures, plain, read_model_picture
-from captionbot.training.models import image_spec, load_model, load_processor
 from captionbot.training.train import parse_args
 from captionbot.training.trainer import Trainer
-from captionbot.worker.models import ModelSource
-from captionbot.worker.models import load_model as load_served_model
-from captionbot.worker.preprocess import to_pixel_values
 
 
 def photo(size: tuple[int, int], mode: str = "RGB") -> Image.Image:
@@ -48,7 +46,7 @@ def odd_images(folder: Path) -> list[Path]:
 
 def served_pixels(paths: list[Path], model_dir: Path) -> torch.Tensor:
     """What the worker's engine makes of the same bytes: `model_picture` at intake, `to_pixel_values` per batch."""
-    served = load_served_model("finetuned", ModelSource(str(model_dir), "v"), torch.device("cpu"), torch.float32)
+    served = load_model("finetuned", ModelSource(str(model_dir), "v"), torch.device("cpu"), torch.float32)
     limits = Settings(_env_file=None)
     pictures = [model_picture(p.read_bytes(), served.spec, limits.max_image_bytes, limits.max_image_pixels)
                 for p in paths]
@@ -57,7 +55,7 @@ def served_pixels(paths: list[Path], model_dir: Path) -> torch.Tensor:
 
 def test_the_same_files_give_the_same_pixels_in_serving_validation_and_evaluate(tiny_run: Path, tmp_path: Path):
     best = tiny_run / "best"
-    spec = image_spec(load_processor(best))
+    spec = load_model("finetuned", ModelSource(str(best), "v"), torch.device("cpu"), torch.float32).spec
     paths = odd_images(tmp_path / "odd")
     validation = PlainPictures(PictureStore(paths, partial(read_model_picture, spec=spec)), plain(spec))
     validated = torch.stack([validation[i] for i in range(len(paths))])
@@ -70,7 +68,7 @@ def test_the_same_files_give_the_same_pixels_in_serving_validation_and_evaluate(
 def test_the_trainers_val_split_is_served_pixels(tiny_run: Path, shapes_data: Path) -> None:
     best = tiny_run / "best"
     args = parse_args(["--data", str(shapes_data), "--output", str(tiny_run / "unused"), "--base", str(best)])
-    trainer = Trainer(args, load_model(best), load_processor(best), load_data(shapes_data), torch.device("cpu"))
+    trainer = Trainer(args, *load_pretrained(best), load_data(shapes_data), torch.device("cpu"))
     paths = trainer.val_pictures.store.paths
     validated = torch.stack([trainer.val_pictures[i] for i in range(len(paths))])
     assert torch.equal(validated, served_pixels(paths, best))
@@ -102,8 +100,7 @@ def test_evaluate_saves_the_captions_captionbot_caption_gives(serving_env, tiny_
     served = {Path(line["image"]).name: line["results"]["finetuned"]["captions"][0] for line in lines}
     assert served == evaluated and len(served) == len(paths)
     # The check has teeth: decoded without the prompt it was trained with, the same model says other things.
-    best = tiny_run / "best"
-    processor = load_processor(best)
-    unprompted = caption_files(load_model(best), processor.tokenizer, image_spec(processor), paths,
-                               Decoding(prompt=""), beams=int(beams[1]) if beams else None)
+    model, processor = load_pretrained(tiny_run / "best")
+    unprompted_model = captioner("unprompted", "v", model, processor, Decoding(prompt=""), torch.device("cpu"))
+    unprompted = caption_files(unprompted_model, paths, beams=int(beams[1]) if beams else None)
     assert dict(zip((p.name for p in paths), unprompted)) != served

@@ -7,8 +7,8 @@ import torch
 from PIL import Image
 from transformers.models.blip.image_processing_pil_blip import BlipImageProcessorPil
 
-from captionbot.core.pixels import ImageSpec, model_picture as load_picture
-from captionbot.worker.preprocess import to_pixel_values
+from captionbot.blip.pixels import ImageSpec, model_picture as load_picture
+from captionbot.blip.tensors import to_pixel_values
 
 MEAN = (0.48145466, 0.4578275, 0.40821073)
 STD = (0.26862954, 0.26130258, 0.27577711)

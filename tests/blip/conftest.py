@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from captionbot.worker.models import ModelSource, load_model
+from captionbot.blip.loading import ModelSource, load_model
 
 
 @pytest.fixture(scope="session")

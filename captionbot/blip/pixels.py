@@ -3,7 +3,8 @@ training and by `evaluate` / `report`, so the same image gives the same pixels e
 
 The arithmetic of `BlipImageProcessor` (bicubic resize to a square, rescale by 1/255, normalise with the
 checkpoint's mean and std), without decoding a 12 MP JPEG at full size first (draft mode, `decode_image`).
-Pillow and numpy only: the worker and training turn the array into a tensor (`torch.from_numpy`).
+Pillow and numpy only, so a process that only decodes images never imports torch; `tensors.py` puts the
+array on the device.
 """
 
 from collections.abc import Sequence

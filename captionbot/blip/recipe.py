@@ -7,6 +7,8 @@ the lengths count the whole decoder sequence: the decoder's start token and the 
 Decoding starts from the prompt, and the prompt is cut from every caption.
 
     training_config.json  {"decoding": {"prompt": "a picture of ", "beams": 3, "min_length": 5, "max_length": 20}}
+
+Torch-free: `publish` and `report` read a recipe without loading a model.
 """
 
 import math
@@ -15,8 +17,8 @@ from pathlib import Path
 
 from captionbot.core.jobs import Options
 from captionbot.core.registry import TRAINING_CONFIG_FILE, read_json
+from captionbot.core.settings import BLIP_PROMPT, MAX_PROMPT_CHARS
 
-BLIP_PROMPT = "a picture of "
 BEAMS = 3
 MIN_LENGTH = 5
 MAX_LENGTH = 20
@@ -24,7 +26,6 @@ MAX_LENGTH = 20
 # adds room for about 1.5 word pieces.
 DEFAULT_MAX_WORDS = Options().max_words
 TOKENS_PER_EXTRA_WORD = 1.5
-MAX_PROMPT_CHARS = 200
 
 
 def normalize_prompt(prompt: str) -> str:
@@ -49,6 +50,13 @@ class Decoding:
         """The token budget for captions of up to `max_words` words (None: the model's own)."""
         extra_words = max(0, (max_words or DEFAULT_MAX_WORDS) - DEFAULT_MAX_WORDS)
         return self.max_length + math.ceil(TOKENS_PER_EXTRA_WORD * extra_words)
+
+    def limits(self, max_words: int | None, positions: int) -> tuple[int, int]:
+        """(min_length, max_length) for captions of up to `max_words` words, counted as BLIP counts them
+        ([DEC] and the prompt included), within the decoder's `positions`: the whole sequence must fit, or a
+        small checkpoint would fail on a long `max_words` with an index error."""
+        max_length = min(self.max_length_for(max_words), positions)
+        return min(self.min_length, max_length), max_length
 
     def to_dict(self) -> dict:
         return asdict(self)

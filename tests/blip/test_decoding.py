@@ -2,8 +2,7 @@
 
 import torch
 
-from captionbot.blip.decoding import encode_images
-from captionbot.worker.generation import beam_captions, sample_rows, variation_captions
+from captionbot.blip.decoding import beam_captions, encode_images, sample_rows, token_limits, variation_captions
 
 
 def pixels(n: int, seed: int = 0) -> torch.Tensor:
@@ -22,7 +21,7 @@ def test_batched_beam_search_gives_the_same_tokens_as_one_at_a_time(tiny_loaded)
 def test_a_row_at_very_low_temperature_is_the_greedy_caption(tiny_loaded):
     image = pixels(1, seed=3)
     greedy = beam_captions(tiny_loaded, image, beams=1, max_words=20)[0]
-    embeds = encode_images(tiny_loaded.model, image).repeat(3, 1, 1)
+    embeds = encode_images(tiny_loaded, image).repeat(3, 1, 1)
     torch.manual_seed(0)
     rows = sample_rows(tiny_loaded, embeds, torch.tensor([1e-4, 5.0, 5.0]), max_words=20)
     assert rows[0] == greedy
@@ -44,7 +43,7 @@ def test_max_words_cuts_captions(tiny_loaded):
 
 
 def test_int8_cpu_option_loads_and_captions(tiny_checkpoint):
-    from captionbot.worker.models import ModelSource, load_model
+    from captionbot.blip.loading import ModelSource, load_model
 
     loaded = load_model("pretrained", ModelSource(str(tiny_checkpoint), "t"), torch.device("cpu"), torch.float32, cpu_int8=True)
     assert any("quantized" in type(m).__module__ for m in loaded.model.modules())
@@ -54,17 +53,15 @@ def test_int8_cpu_option_loads_and_captions(tiny_checkpoint):
 
 def test_token_limits_count_the_prompt_as_blip_does(tiny_loaded):
     """BLIP's COCO captioner: 5 to 20 decoder tokens, [DEC] and "a picture of" included; more words, more room."""
-    from captionbot.blip.decoding import decode_rows
-    from captionbot.worker.generation import token_limits
+    from captionbot.blip.reference import beam_rows
 
     assert tiny_loaded.decoding.prompt == "a picture of "  # no recorded decoding: CAPTION_PROMPT's default
     assert len(tiny_loaded.prompt) == 4  # [DEC] a picture of
-    assert token_limits(tiny_loaded, 20) == {"min_length": 5, "max_length": 20}
-    assert token_limits(tiny_loaded, 10) == {"min_length": 5, "max_length": 20}  # cut by words instead
-    assert token_limits(tiny_loaded, 30) == {"min_length": 5, "max_length": 35}
-    embeds = encode_images(tiny_loaded.model, pixels(2))
-    tokens = decode_rows(tiny_loaded.model, embeds, tiny_loaded.prompt, num_beams=3, do_sample=False,
-                         **token_limits(tiny_loaded, 20))
+    assert token_limits(tiny_loaded, 20) == (5, 20)
+    assert token_limits(tiny_loaded, 10) == (5, 20)  # cut by words instead
+    assert token_limits(tiny_loaded, 30) == (5, 35)
+    embeds = encode_images(tiny_loaded, pixels(2))
+    tokens = beam_rows(tiny_loaded.model, embeds, tiny_loaded.prompt, 3, *token_limits(tiny_loaded, 20))
     assert len(tiny_loaded.prompt) + tokens.shape[1] <= 20
     assert all(len(tiny_loaded.prompt) + int((row != tiny_loaded.model.config.text_config.pad_token_id).sum()) >= 5
                for row in tokens)
@@ -74,11 +71,10 @@ def test_the_token_limit_stays_within_the_decoders_positions(tiny_loaded):
     """The largest max_words asks for more tokens ([DEC], prompt and caption) than the tiny decoder has
     positions (64): the limit is those positions, and decoding to it does not fail."""
     from captionbot.core.jobs import MAX_WORDS
-    from captionbot.worker.generation import token_limits
 
     positions = tiny_loaded.model.config.text_config.max_position_embeddings
     assert tiny_loaded.decoding.max_length_for(MAX_WORDS[1]) > positions
-    assert token_limits(tiny_loaded, MAX_WORDS[1]) == {"min_length": 5, "max_length": positions}
+    assert token_limits(tiny_loaded, MAX_WORDS[1]) == (5, positions)
     for beams in (1, 3):
         (caption,) = beam_captions(tiny_loaded, pixels(1), beams=beams, max_words=MAX_WORDS[1])
         assert caption.strip()
