@@ -47,20 +47,28 @@ def beam_captions(loaded: LoadedModel, pixel_values: torch.Tensor, beams: int | 
     """One caption per image, pixel_values (B, 3, S, S): beam search with the model's beams (or `beams`; one
     beam is greedy), within its token limits (widened for `max_words` above the default, and cut to it)."""
     min_length, max_length = token_limits(loaded, max_words)
+    beams = beams or loaded.decoding.beams
     embeds = encode_images(loaded, pixel_values)
     with autocast(loaded):
-        tokens = reference.beam_rows(loaded.model, embeds, loaded.prompt, beams or loaded.decoding.beams,
-                                     min_length, max_length)
+        if loaded.decoder is not None:
+            tokens = loaded.decoder.beams(embeds, loaded.prompt, beams, min_length, max_length)
+        else:
+            tokens = reference.beam_rows(loaded.model, embeds, loaded.prompt, beams, min_length, max_length)
     return texts(loaded, tokens, max_words)
 
 
 def sample_rows(loaded: LoadedModel, image_embeds: torch.Tensor, temperatures: torch.Tensor,
-                max_words: int | None = None) -> list[str]:
-    """One sampled caption per row. image_embeds: (R, P, D); temperatures: (R,)"""
+                max_words: int | None = None, per_image: int = 1) -> list[str]:
+    """`per_image` sampled captions of each image, one per temperature (image-major). image_embeds: (B, P, D);
+    temperatures: (B * per_image,)"""
     min_length, max_length = token_limits(loaded, max_words)
     with autocast(loaded):
-        tokens = reference.sampled_rows(loaded.model, image_embeds, loaded.prompt, temperatures, min_length,
-                                        max_length)
+        if loaded.decoder is not None:
+            tokens = loaded.decoder.rows(image_embeds, loaded.prompt, per_image, min_length, max_length,
+                                         temperatures)
+        else:
+            tokens = reference.sampled_rows(loaded.model, image_embeds.repeat_interleave(per_image, dim=0),
+                                            loaded.prompt, temperatures, min_length, max_length)
     return texts(loaded, tokens, max_words)
 
 
@@ -68,16 +76,17 @@ def variation_captions(loaded: LoadedModel, pixel_values: torch.Tensor, temperat
                        max_words: int | None = None) -> list[list[str]]:
     """len(temperatures) different captions per image, in one vision pass and one decoding batch."""
     per_image = len(temperatures)
-    embeds = encode_images(loaded, pixel_values).repeat_interleave(per_image, dim=0)  # (B*k, P, D)
+    embeds = encode_images(loaded, pixel_values)  # (B, P, D)
     temps = torch.tensor(temperatures, device=embeds.device).repeat(pixel_values.shape[0])  # (B*k,)
-    sampled = sample_rows(loaded, embeds, temps, max_words)
+    sampled = sample_rows(loaded, embeds, temps, max_words, per_image)
     captions = [sampled[i : i + per_image] for i in range(0, len(sampled), per_image)]
     for _ in range(RESAMPLE_ROUNDS):
         repeats = [(image, row) for image, rows in enumerate(captions) for row in _repeated(rows)]
         if not repeats:
             break
-        index = torch.tensor([image * per_image + row for image, row in repeats], device=embeds.device)
-        fresh = sample_rows(loaded, embeds[index], temps[index], max_words)
+        images = torch.tensor([image for image, _ in repeats], device=embeds.device)
+        rows = torch.tensor([image * per_image + row for image, row in repeats], device=embeds.device)
+        fresh = sample_rows(loaded, embeds[images], temps[rows], max_words)
         for (image, row), text in zip(repeats, fresh):
             captions[image][row] = text
     return captions

@@ -14,6 +14,8 @@ from transformers.models.blip.image_processing_pil_blip import BlipImageProcesso
 from captionbot.blip.pixels import ImageSpec
 from captionbot.blip.prompt import PromptError, prompt_ids
 from captionbot.blip.recipe import Decoding, DecodingError, recorded_decoding
+from captionbot.blip.serving_decoder import ServingDecoder, supports
+from captionbot.blip.vision import fuse_vision_attention
 from captionbot.core.settings import BLIP_PROMPT, Settings
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,7 @@ class LoadedModel:
     device: torch.device
     dtype: torch.dtype  # of the weights
     autocast: torch.dtype | None = None  # mixed precision over fp32 weights (training, evaluate); None: none
+    decoder: ServingDecoder | None = None  # None: transformers' generate decodes it
     load_s: float = 0.0
 
     @property
@@ -68,16 +71,20 @@ def load_processor(location: str | Path) -> BlipProcessor:
 def load_pretrained(location: str | Path, dtype: torch.dtype = torch.float32) -> tuple[BlipForConditionalGeneration, BlipProcessor]:
     """A checkpoint's weights (in `dtype`, on the CPU) and processor; `ModelLoadError` says why it cannot load."""
     try:
-        return BlipForConditionalGeneration.from_pretrained(location, dtype=dtype), load_processor(location)
+        model, processor = BlipForConditionalGeneration.from_pretrained(location, dtype=dtype), load_processor(location)
     except Exception as err:  # noqa: BLE001 - safetensors, JSON, config and hub errors alike: unloadable
         raise ModelLoadError(f"could not load a BLIP captioner from {location}: {err}") from err
+    fuse_vision_attention(model)
+    return model, processor
 
 
 def load_model(
     name: str, source: ModelSource, device: torch.device, dtype: torch.dtype, cpu_int8: bool = False,
+    serving_decoder: bool = True,
 ) -> LoadedModel:
     """Weights in `dtype` on `device`, in eval mode, decoded as the checkpoint records. `cpu_int8`: on the
-    CPU, quantize the Linear layers to int8 (dynamic), several times faster there."""
+    CPU, quantize the Linear layers to int8 (dynamic), several times faster there. `serving_decoder`: decode
+    with the serving decoder where it applies, else with transformers' `generate`."""
     started = time.perf_counter()
     try:
         model, processor = load_pretrained(source.location, dtype)
@@ -87,16 +94,21 @@ def load_model(
     model.to(device).eval()
     if cpu_int8 and device.type == "cpu":
         model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-    loaded = captioner(name, source.version, model, processor, decoding, device, dtype=dtype)
+    loaded = captioner(name, source.version, model, processor, decoding, device, dtype=dtype,
+                       serving_decoder=serving_decoder)
     loaded.load_s = time.perf_counter() - started
     return loaded
 
 
 def captioner(name: str, version: str, model: BlipForConditionalGeneration, processor: BlipProcessor,
               decoding: Decoding, device: torch.device, autocast: torch.dtype | None = None,
-              dtype: torch.dtype | None = None) -> LoadedModel:
+              dtype: torch.dtype | None = None, serving_decoder: bool = True) -> LoadedModel:
     """A model in memory (one being trained, say) as something to caption with: `PromptError` when its
-    tokenizer cannot spell the decoding's prompt."""
+    tokenizer cannot spell the decoding's prompt. Under `autocast` the serving decoder steps eagerly: its
+    CUDA graphs are captured for weights in their serving precision."""
+    decoder = None
+    if serving_decoder and supports(model):
+        decoder = ServingDecoder(model, static=False if autocast is not None else None)
     return LoadedModel(
         name=name,
         version=version,
@@ -108,6 +120,7 @@ def captioner(name: str, version: str, model: BlipForConditionalGeneration, proc
         device=device,
         dtype=dtype or next(model.parameters()).dtype,
         autocast=autocast,
+        decoder=decoder,
     )
 
 

@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     model_dir: str = "models"  # a folder, or s3://bucket/prefix on S3-compatible storage
     device: str = "auto"
     cpu_int8: bool = False
+    serving_decoder: bool = True  # false: decode with transformers' generate
     worker_concurrency: int = Field(16, ge=1)
     batch_max_size: int = Field(16, ge=1)
     batch_max_wait_ms: float = Field(10.0, ge=0)

@@ -23,10 +23,11 @@ def refusal_reason(err: Exception) -> str:
 def prepare_version(registry: Registry, settings: Settings, version: str) -> LoadedModel:
     """Fetch (checked against its manifest), load and check a registry version."""
     path = registry.local_copy(version, settings.model_cache_dir, settings.model_cache_keep)
-    return load_checked(ModelSource(str(path), version, settings.caption_prompt), settings.device, settings.cpu_int8)
+    return load_checked(ModelSource(str(path), version, settings.caption_prompt), settings.device, settings.cpu_int8,
+                        settings.serving_decoder)
 
 
 def load_folder(folder: str, settings: Settings) -> LoadedModel:
     """A save_pretrained folder outside the registry (FINETUNED_MODEL, check-model), named after itself."""
     source = ModelSource(folder, Path(folder).resolve().name, settings.caption_prompt)
-    return load_checked(source, settings.device, settings.cpu_int8)
+    return load_checked(source, settings.device, settings.cpu_int8, settings.serving_decoder)
