@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(50_000_000, ge=10_000)
     job_image_side: int = Field(768, ge=64)
     image_decodes_at_once: int = Field(1, ge=1)
+    image_decode_processes: int | None = Field(None, ge=0)  # worker: None = 8 at most on a GPU, 0 on the CPU
     max_images_per_message: int = Field(4, ge=1)
 
     # Discord

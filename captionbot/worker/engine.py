@@ -1,4 +1,5 @@
-"""The captioning engine: both models resident, jobs decoded in the caller's thread, batched on the device.
+"""The captioning engine: both models resident, images decoded off the batching thread (`pictures.py`), jobs
+batched on the device.
 
 Used by the Celery tasks and, in-process, by `captionbot caption`.
 """
@@ -9,18 +10,18 @@ import time
 from concurrent.futures import Future
 from dataclasses import dataclass
 
+import numpy as np
 import torch
-from PIL import Image
 
 from captionbot.blip.decoding import beam_captions, variation_captions
 from captionbot.blip.loading import LoadedModel
-from captionbot.blip.pixels import model_picture
 from captionbot.blip.tensors import to_pixel_values
 from captionbot.core.errors import CaptionError, ModelUnavailable
 from captionbot.core.jobs import VARIATION_TEMPERATURES, Job, JobResult, Mode, ModelName, ModelResult, Options
 from captionbot.core.settings import Settings
 from captionbot.worker import metrics
 from captionbot.worker.batcher import Batcher, Request
+from captionbot.worker.pictures import Pictures, decode_processes
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ NO_FINETUNED = "No fine-tuned model is published yet; use the pretrained model o
 
 @dataclass(frozen=True)
 class Work:
-    picture: Image.Image  # resized to the spec of the model that was live at submission
+    picture: np.ndarray  # uint8 (S, S, 3), the spec of the model that was live at submission
     options: Options
     beams: int  # the job's, or for a compare the model's own (each model decodes as it was meant to)
 
@@ -50,6 +51,9 @@ class CaptionEngine:
         self._models = dict(models)
         self._lock = threading.Lock()
         self._batcher = Batcher(self._run_batch, settings.batch_max_size, settings.batch_max_wait_ms / 1000)
+        on_gpu = any(m is not None and m.device.type == "cuda" for m in self._models.values())
+        self._pictures = Pictures(decode_processes(settings.image_decode_processes, on_gpu), settings.max_image_bytes,
+                                  settings.max_image_pixels)
         for name, loaded in self._models.items():
             metrics.set_version(name, loaded.version if loaded else None)
 
@@ -87,12 +91,13 @@ class CaptionEngine:
 
     def close(self) -> None:
         self._batcher.close()
+        self._pictures.close()
 
     def _submit(self, name: ModelName, job: Job) -> Future:
         loaded = self.model(name)
         if loaded is None:
             raise ModelUnavailable(NO_FINETUNED if name == "finetuned" else None)
-        picture = model_picture(job.image, loaded.spec, self.settings.max_image_bytes, self.settings.max_image_pixels)
+        picture = self._pictures.picture(job.image, loaded.spec)
         beams = loaded.decoding.beams if len(job.models) > 1 else job.options.beams
         key = (name, job.mode, job.options) if job.mode == Mode.variations else (name, job.mode, beams, job.options.max_words)
         return self._batcher.submit(key, Work(picture, job.options, beams), deadline=job.deadline)
