@@ -7,3 +7,16 @@ os.environ["TRANSFORMERS_VERBOSITY"] = "error"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 pytest_plugins = ["tests.fixtures.models", "tests.fixtures.services", "tests.fixtures.object_store", "tests.fixtures.feedback"]
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """`-m gpu` tests need CUDA: skipped, saying so, where there is none."""
+    import pytest
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
