@@ -18,11 +18,11 @@ UNFIT = (ModelLoadError, CheckFailed)  # what `load_checked` raises, each with a
 
 
 def load_checked(source: ModelSource, device: str = "auto", cpu_int8: bool = False,
-                 serving_decoder: bool = True) -> LoadedModel:
+                 serving_decoder: bool = True, compile_vision: bool = False) -> LoadedModel:
     """Load and check a fine-tuned model on `device` in its serving precision. Raises `ModelLoadError` (also for
     a decoding record it cannot serve) or `CheckFailed`; the half-loaded model goes with the exception."""
     chosen = pick_device(device)
-    candidate = load_model("finetuned", source, chosen, pick_dtype(chosen), cpu_int8, serving_decoder)
+    candidate = load_model("finetuned", source, chosen, pick_dtype(chosen), cpu_int8, serving_decoder, compile_vision)
     check(candidate)
     return candidate
 

@@ -80,11 +80,12 @@ def load_pretrained(location: str | Path, dtype: torch.dtype = torch.float32) ->
 
 def load_model(
     name: str, source: ModelSource, device: torch.device, dtype: torch.dtype, cpu_int8: bool = False,
-    serving_decoder: bool = True,
+    serving_decoder: bool = True, compile_vision: bool = False,
 ) -> LoadedModel:
     """Weights in `dtype` on `device`, in eval mode, decoded as the checkpoint records. `cpu_int8`: on the
     CPU, quantize the Linear layers to int8 (dynamic), several times faster there. `serving_decoder`: decode
-    with the serving decoder where it applies, else with transformers' `generate`."""
+    with the serving decoder where it applies, else with transformers' `generate`. `compile_vision`: on a GPU,
+    the vision encoder under `torch.compile` (in place: its parameters and their names stay)."""
     started = time.perf_counter()
     try:
         model, processor = load_pretrained(source.location, dtype)
@@ -94,6 +95,8 @@ def load_model(
     model.to(device).eval()
     if cpu_int8 and device.type == "cpu":
         model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    if compile_vision and device.type == "cuda":
+        model.vision_model.compile()
     loaded = captioner(name, source.version, model, processor, decoding, device, dtype=dtype,
                        serving_decoder=serving_decoder)
     loaded.load_s = time.perf_counter() - started

@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     device: str = "auto"
     cpu_int8: bool = False
     serving_decoder: bool = True  # false: decode with transformers' generate
+    compile_vision: bool = False  # GPU workers: the vision encoder under torch.compile
     worker_concurrency: int = Field(16, ge=1)
     batch_max_size: int = Field(16, ge=1)
     batch_max_wait_ms: float = Field(10.0, ge=0)

@@ -23,11 +23,16 @@ def refusal_reason(err: Exception) -> str:
 def prepare_version(registry: Registry, settings: Settings, version: str) -> LoadedModel:
     """Fetch (checked against its manifest), load and check a registry version."""
     path = registry.local_copy(version, settings.model_cache_dir, settings.model_cache_keep)
-    return load_checked(ModelSource(str(path), version, settings.caption_prompt), settings.device, settings.cpu_int8,
-                        settings.serving_decoder)
+    return load_checked(ModelSource(str(path), version, settings.caption_prompt), **model_options(settings))
 
 
 def load_folder(folder: str, settings: Settings) -> LoadedModel:
     """A save_pretrained folder outside the registry (FINETUNED_MODEL, check-model), named after itself."""
     source = ModelSource(folder, Path(folder).resolve().name, settings.caption_prompt)
-    return load_checked(source, settings.device, settings.cpu_int8, settings.serving_decoder)
+    return load_checked(source, **model_options(settings))
+
+
+def model_options(settings: Settings) -> dict:
+    """How a worker loads every model: its device and the serving options."""
+    return {"device": settings.device, "cpu_int8": settings.cpu_int8, "serving_decoder": settings.serving_decoder,
+            "compile_vision": settings.compile_vision}

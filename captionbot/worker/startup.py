@@ -27,7 +27,7 @@ def build_engine(settings: Settings) -> CaptionEngine:
     device = pick_device(settings.device)
     dtype = pick_dtype(device)
     pretrained = load_model("pretrained", pretrained_source(settings), device, dtype, settings.cpu_int8,
-                            settings.serving_decoder)
+                            settings.serving_decoder, settings.compile_vision)
     log.info("loaded pretrained %s on %s (%s) in %.1f s", pretrained.version, device, dtype, pretrained.load_s)
     finetuned = load_finetuned(settings)
     if finetuned is not None:

@@ -71,3 +71,14 @@ def test_fused_vision_attention_in_bf16_is_eager_attention_within_bf16(tiny_chec
     with torch.inference_mode():
         got, expected = fused.model.vision_model(pixel_values=batch)[0], eager.vision_model(pixel_values=batch)[0]
     assert torch.allclose(got.float(), expected.float(), atol=5e-2, rtol=5e-2)
+
+
+def test_the_compiled_vision_encoder_is_the_fused_one_within_bf16(tiny_checkpoint) -> None:
+    compiled = load_model("pretrained", ModelSource(str(tiny_checkpoint), "t"), CUDA, torch.bfloat16,
+                          compile_vision=True)
+    plain = load_model("pretrained", ModelSource(str(tiny_checkpoint), "t"), CUDA, torch.bfloat16)
+    batch = images(4, 4).to(torch.bfloat16)
+    with torch.inference_mode():
+        got, expected = compiled.model.vision_model(pixel_values=batch)[0], plain.model.vision_model(pixel_values=batch)[0]
+    assert torch.allclose(got.float(), expected.float(), atol=5e-2, rtol=5e-2)
+    assert compiled.model.state_dict().keys() == plain.model.state_dict().keys()
