@@ -14,6 +14,7 @@ from captionbot.core.errors import ServiceUnavailable
 from captionbot.core.jobs import JobResult
 from tests.api.browser import (
     IMAGE_FILE_LABEL,
+    axe_violations,
     caption_button,
     choose_files,
     drop_files,
@@ -89,6 +90,7 @@ def test_controls_a_mode_ignores_are_disabled_with_why_and_not_sent(page):
             ["1 · temperature 1.05", "2 · temperature 1.5", "3 · temperature 1.95"]
         )
     expect(page.locator("#applied")).to_have_text("Sampled at temperatures 1.05, 1.5, 1.95, up to 20 words.")
+    assert not axe_violations(page), axe_violations(page)
     page.get_by_role("button", name="Copy all", exact=True).click()
     copied = page.evaluate("navigator.clipboard.readText()").split("\n")
     assert len(copied) == 6 and copied[0].startswith("Fine-tuned · v1: ") and copied[3].startswith("Pretrained · ")
@@ -160,6 +162,7 @@ def test_several_files_are_a_batch_listed_for_the_session_and_downloaded_in_the_
     for name, result in results:
         writer.writerows(csv_rows(name, result))
     assert open(table.value.path(), encoding="utf-8", newline="").read() == expected.getvalue()
+    assert not axe_violations(page), axe_violations(page)  # the list of the session, the batch's refusal
     page.get_by_role("button", name="Copy the session").click()
     assert page.evaluate("navigator.clipboard.readText()") == "\n".join(text_lines(n, r) for n, r in results)
 
@@ -179,6 +182,7 @@ def test_the_key_is_asked_plainly_then_the_chooser_has_focus_and_the_key_can_be_
         page.goto(f"{api.url}/")
         expect(page.locator("#key-section")).to_be_visible()
         expect(page.locator("#key-error")).to_be_hidden()  # a first visit is not an error
+        assert not axe_violations(page), axe_violations(page)
         page.get_by_label("Your API key").fill(api_key)
         page.keyboard.press("Enter")
         expect(page.get_by_label(IMAGE_FILE_LABEL)).to_be_focused()
