@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from captionbot.api.keys import KeyStore
 from captionbot.api.problems import Problem, install_handlers
-from captionbot.api.routes import captions, health, models, page
+from captionbot.api.routes import captions, docs, health, models, page
 from captionbot.api.workers import WorkerProbe
 from captionbot.bot.service import CaptionService
 from captionbot.core.settings import Settings
@@ -42,7 +42,9 @@ def create_app(settings: Settings) -> FastAPI:
             await health_redis.aclose()
             await service.aclose()
 
-    app = FastAPI(title="captionbot", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="captionbot", version="1", description=DESCRIPTION, lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     app.state.settings = settings
     app.state.keys = KeyStore(settings.api_keys_file)
     install_handlers(app, settings.api_rate_per_minute)
@@ -50,7 +52,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(models.router)
     app.include_router(health.router)
     app.include_router(page.router)
+    app.include_router(docs.router())
     app.mount("/static", StaticFiles(directory=page.STATIC), name="static")
+    app.mount(docs.ASSETS_URL, StaticFiles(directory=docs.ASSETS), name="docs-assets")
     app.openapi = lambda: _openapi(app, settings.api_open_on_trusted_network)
     return app
 

@@ -21,6 +21,8 @@ async def caller(
 ) -> str:
     """The rate-limit identity of this request: `api:key:NAME` or, on a trusted network, `api:addr:HOST`."""
     state = request.app.state
+    if credentials is None and request.headers.get("authorization", "").strip():
+        raise ApiError("api_key_invalid", messages.KEY_NOT_BEARER)
     if credentials is not None:
         name = state.keys.name_for(credentials.credentials)
         if name is None:

@@ -5,15 +5,32 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from captionbot.core.jobs import BEAMS, MAX_WORDS, MODEL_NAMES, TEMPERATURE, ModelName, ModelResult, Options
+from captionbot.core.jobs import BEAMS, MAX_WORDS, MODEL_NAMES, TEMPERATURE, Mode, ModelName, ModelResult, Options
+
+
+class AppliedOptions(BaseModel):
+    """What shaped the captions: the options the job used, defaults included, and every option the request sent
+    that this mode does not use, with why (nothing sent is dropped without a word)."""
+
+    models: list[ModelName] = Field(description="the models that captioned it: one, or both for a compare")
+    mode: Mode = Field(description="single: one caption by beam search; variations: three sampled captions")
+    max_words: int = Field(description="each caption is cut to this many words")
+    beams: int | None = Field(
+        description="beam search's beams; null where each model uses its own (compare) or captions are sampled"
+    )
+    temperatures: list[float] | None = Field(
+        description="each variation's sampling temperature, in the order of the captions; null for beam search"
+    )
+    ignored: dict[str, str] = Field(description="options sent that this mode does not use, each with why")
 
 
 class CaptionResponse(BaseModel):
-    """The job contract's result: per model, its version, its captions and its timings."""
+    """The job contract's result (per model, its version, its captions and its timings) and the options applied."""
 
     job_id: str
     results: dict[ModelName, ModelResult]
     worker: str | None = Field(None, description="the worker that captioned it")
+    options: AppliedOptions
 
 
 class RegistryVersion(BaseModel):
@@ -55,16 +72,26 @@ class Sample(BaseModel):
 _DEFAULTS = Options()
 OPTION_SCHEMAS: dict[str, dict] = {
     "model": {"type": "string", "enum": list(MODEL_NAMES), "default": "finetuned", "description": "which model captions it"},
-    "compare": {"type": "boolean", "default": False, "description": "caption with both models (ignores model)"},
+    "compare": {
+        "type": "boolean",
+        "default": False,
+        "description": "caption with both models, each decoded with its own beams; not together with model",
+    },
     "variations": {"type": "boolean", "default": False, "description": "three sampled captions instead of beam search"},
     "max_words": {"type": "integer", "minimum": MAX_WORDS[0], "maximum": MAX_WORDS[1], "default": _DEFAULTS.max_words},
-    "beams": {"type": "integer", "minimum": BEAMS[0], "maximum": BEAMS[1], "default": _DEFAULTS.beams},
+    "beams": {
+        "type": "integer",
+        "minimum": BEAMS[0],
+        "maximum": BEAMS[1],
+        "default": _DEFAULTS.beams,
+        "description": "beam search's beams, for one model without variations (otherwise named in options.ignored)",
+    },
     "temperature": {
         "type": "number",
         "minimum": TEMPERATURE[0],
         "maximum": TEMPERATURE[1],
         "default": _DEFAULTS.temperature,
-        "description": "scales the variations' temperatures 0.7, 1.0, 1.3",
+        "description": "scales the variations' temperatures 0.7, 1.0, 1.3 (otherwise named in options.ignored)",
     },
 }
 

@@ -1,6 +1,7 @@
 """Which workers serve this API's queue, checked every API_WORKER_PROBE_S in the background: a request is
-answered "cannot be reached" (503) at once when none does, instead of waiting for the job timeout, and
-`/healthz` and `/v1/models` read the latest answer rather than broadcasting on every call.
+answered "cannot be reached" (503) at once when none did at the latest check, instead of waiting for a check
+or the job timeout, and `/healthz` and `/v1/models` read the latest answer rather than broadcasting on every
+call.
 
 A worker busy captioning can miss a broadcast's deadline, so one missed check does not make it gone: it
 counts until it has been silent for `MISSED_CHECKS` checks in a row.
@@ -45,7 +46,7 @@ class WorkerProbe:
         self._interval_s = interval_s
         self._seen: dict[str, tuple[float, WorkerReply]] = {}  # worker -> (last answered, its last full reply)
         self._task: asyncio.Task | None = None
-        self._recheck: asyncio.Future | None = None
+        self._recheck: asyncio.Task | None = None
         self.snapshot = WorkerSnapshot()
 
     async def start(self) -> None:
@@ -83,16 +84,17 @@ class WorkerProbe:
                 log.info("workers serving queue %s: %d (were %d)", self._queue_name, after, before)
 
     async def require_worker(self) -> None:
-        """`ServiceUnavailable` when no worker consumes the queue: after a check that found none, look again
-        (one check at a time, shared by every request that waits on it), so a worker that just started counts."""
+        """`ServiceUnavailable` at once when the latest check found no worker on the queue. That starts a check
+        (one at a time, shared by every request that finds none), so a worker that has just started serves the
+        next request rather than the one after the next periodic check."""
         if self.snapshot.workers:
             return
         if self._recheck is None or self._recheck.done():
-            self._recheck = asyncio.ensure_future(self.check())
-        if not (await asyncio.shield(self._recheck)).workers:
-            raise ServiceUnavailable()
+            self._recheck = asyncio.create_task(self.check())
+        raise ServiceUnavailable()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        tasks = [task for task in (self._task, self._recheck) if task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -22,7 +22,7 @@ import time
 import redis
 import redis.asyncio as aioredis
 
-from captionbot.core.errors import Busy, RateLimited
+from captionbot.core.errors import Busy, RateLimited, seconds_phrase
 from captionbot.core.settings import Settings
 
 # A pace older than this no longer describes its worker (gone, or idle since): it is left out of the sum.
@@ -119,7 +119,7 @@ class Admission:
         """Raises `RateLimited` when the user has spent USER_RATE_PER_MINUTE requests."""
         wait = float(await self._take(keys=[f"captionbot:rate:{user_id}"], args=[time.time(), self._settings.user_rate_per_minute]))
         if wait > 0:
-            raise RateLimited(f"You are sending images faster than the captioner allows; try again in {max(1, round(wait))} seconds.")
+            raise RateLimited(f"You are sending images faster than the captioner allows; try again in {seconds_phrase(wait)}.")
 
 
 class Ledger:

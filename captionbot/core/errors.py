@@ -8,6 +8,12 @@ from typing import ClassVar
 ACCEPTED_IMAGES = "JPEG, PNG, WebP, GIF or BMP"
 
 
+def seconds_phrase(seconds: float) -> str:
+    """A wait as a person says it, in whole seconds and at least one: "1 second", "12 seconds"."""
+    whole = max(1, round(seconds))
+    return "1 second" if whole == 1 else f"{whole} seconds"
+
+
 class CaptionError(Exception):
     """A failure that reaches a user. `code` is stable; `message` is one sentence."""
 

@@ -3,6 +3,7 @@ the session's real worker with a 2 MiB image limit (so over-limit uploads stay s
 
 import io
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,6 +12,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from captionbot.core.errors import ImageRejected
+from captionbot.core.images import shrink_for_job
+from tests.api.browser import browser, page  # noqa: F401 (fixtures for the page's tests)
 from tests.api.servers import ApiProcess
 from tests.fixtures.services import WorkerProcess, service_env, settings_from
 
@@ -21,6 +25,13 @@ def png(color: tuple[int, int, int] = (200, 30, 30), size: tuple[int, int] = (96
     out = io.BytesIO()
     Image.new("RGB", size, color).save(out, format="PNG")
     return out.getvalue()
+
+
+def refusal(data: bytes) -> ImageRejected:
+    """The typed error (code and sentence) core gives the bots for this file."""
+    with pytest.raises(ImageRejected) as info:
+        shrink_for_job(data, MAX_IMAGE_BYTES, 50_000_000, 768)
+    return info.value
 
 
 SVG = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>'
@@ -76,3 +87,13 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = Path(os.environ.get("TEST_ARTIFACTS_DIR") or tmp_path_factory.getbasetemp() / "artifacts")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+@pytest.fixture
+def stopped_worker(worker):
+    """The session's worker frozen (SIGSTOP) while the test runs: reachable at start, then silent."""
+    os.kill(worker.process.pid, signal.SIGSTOP)
+    try:
+        yield worker
+    finally:
+        os.kill(worker.process.pid, signal.SIGCONT)

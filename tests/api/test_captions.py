@@ -3,19 +3,10 @@
 import pytest
 import requests
 
-from captionbot.core.errors import ImageRejected
-from captionbot.core.images import shrink_for_job
-from tests.api.conftest import MAX_IMAGE_BYTES, SVG, png
+from tests.api.conftest import MAX_IMAGE_BYTES, SVG, png, refusal
 from tests.api.servers import bearer, post_image
 
 PROBLEM = "application/problem+json"
-
-
-def refusal(data: bytes) -> ImageRejected:
-    """The typed error (code and sentence) core gives the bots for this file."""
-    with pytest.raises(ImageRejected) as info:
-        shrink_for_job(data, MAX_IMAGE_BYTES, 50_000_000, 768)
-    return info.value
 
 
 def assert_problem(response: requests.Response, status: int, code: str) -> dict:
@@ -76,10 +67,17 @@ def test_compare_with_variations_gives_three_captions_per_model(api, api_key):
 @pytest.mark.parametrize(
     ("fields", "detail"),
     [
-        ({"beams": 9}, "beams must be between 1 and 5."),
-        ({"max_words": "many"}, "max-words must be between 10 and 50."),
-        ({"temperature": 2.5}, "temperature must be between 0.5 and 2.0."),
+        ({"beams": 9}, "beams must be a whole number from 1 to 5; '9' is not."),
+        ({"beams": 2.5}, "beams must be a whole number from 1 to 5; '2.5' is not."),
+        ({"max_words": "abc"}, "max_words must be a whole number from 10 to 50; 'abc' is not."),
+        ({"temperature": 2.5}, "temperature must be a number from 0.5 to 2.0; '2.5' is not."),
+        ({"temperature": "nan"}, "temperature must be a number from 0.5 to 2.0; 'nan' is not."),
+        ({"max_words": "9" * 40}, f"max_words must be a whole number from 10 to 50; '{'9' * 20}…' is not."),
         ({"model": "largest"}, "model must be finetuned or pretrained."),
+        (
+            {"model": "pretrained", "compare": True},
+            "Send model or compare=true, not both: a compare captions with both models, so model would be ignored.",
+        ),
         ({"variations": "maybe"}, "variations must be true or false."),
         ({"beam": 2}, "There is no option 'beam'; the options are model, compare, variations, max_words, beams and temperature."),
     ],
@@ -93,7 +91,58 @@ def test_bad_options_in_the_query_are_refused_too(api, api_key):
     response = requests.post(
         f"{api.url}/v1/captions", params={"beams": 0}, data=png(), headers=bearer(api_key), timeout=30
     )
-    assert assert_problem(response, 422, "invalid_options")["detail"] == "beams must be between 1 and 5."
+    assert assert_problem(response, 422, "invalid_options")["detail"] == "beams must be a whole number from 1 to 5; '0' is not."
+
+
+@pytest.mark.parametrize(
+    ("fields", "options"),
+    [
+        ({}, {"models": ["finetuned"], "mode": "single", "max_words": 20, "beams": 3, "temperatures": None, "ignored": {}}),
+        (
+            {"model": "pretrained", "beams": 1, "max_words": 12, "temperature": 1.5},
+            {
+                "models": ["pretrained"], "mode": "single", "max_words": 12, "beams": 1, "temperatures": None,
+                "ignored": {"temperature": "only variations are sampled; beam search has no temperature"},
+            },
+        ),
+        (
+            {"compare": True, "beams": 5},
+            {
+                "models": ["finetuned", "pretrained"], "mode": "single", "max_words": 20, "beams": None,
+                "temperatures": None,
+                "ignored": {"beams": "a compare decodes each model with the beams it was made for, so both are judged fairly"},
+            },
+        ),
+        (
+            {"variations": True, "temperature": 1.5, "beams": 2},
+            {
+                "models": ["finetuned"], "mode": "variations", "max_words": 20, "beams": None,
+                "temperatures": [1.05, 1.5, 1.95],
+                "ignored": {"beams": "variations are sampled, not found by beam search"},
+            },
+        ),
+    ],
+    ids=["defaults", "single with a temperature", "compare with beams", "variations with beams"],
+)
+def test_the_answer_says_which_options_it_applied_and_which_it_ignored(api, api_key, fields, options):
+    response = post_image(api.url, png((90, 90, 30)), api_key, **fields)
+    assert response.status_code == 200, response.text
+    assert response.json()["options"] == options
+    assert sorted(response.json()["results"]) == options["models"]
+
+
+def test_a_key_sent_without_bearer_is_told_how_to_send_it(api, api_key):
+    response = requests.post(
+        f"{api.url}/v1/captions", files={"image": ("a.png", png())}, headers={"Authorization": api_key}, timeout=30
+    )
+    body = assert_problem(response, 401, "api_key_invalid")
+    assert body["detail"] == "The Authorization header must read `Bearer KEY`: the word Bearer, a space, then the key."
+
+
+def test_a_json_body_is_told_to_send_the_image_itself(api, api_key):
+    response = requests.post(f"{api.url}/v1/captions", json={"image": "aGVsbG8="}, headers=bearer(api_key), timeout=30)
+    body = assert_problem(response, 415, "image_unsupported")
+    assert body["detail"].startswith("This address takes an image, not JSON: send the image file itself")
 
 
 def test_an_svg_is_refused_with_the_bots_sentence(api, api_key):

@@ -1,5 +1,7 @@
 """The API in docker-compose.yml and its image: a service of its own with its port, key file, health check."""
 
+import tomllib
+from fnmatch import fnmatch
 from pathlib import Path
 
 import yaml
@@ -22,3 +24,12 @@ def test_the_api_image_installs_no_torch():
     dockerfile = (ROOT / "deploy" / "Dockerfile.api").read_text()
     assert '".[api,demo]"' in dockerfile
     assert "torch" not in dockerfile.split("\n", 2)[2]
+
+
+def test_the_page_and_its_files_are_packaged():
+    # A non-editable install (the API's image) carries only the package data pyproject.toml names.
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["captionbot.api"]
+    static = ROOT / "captionbot" / "api" / "static"
+    files = [path.relative_to(static.parent).as_posix() for path in static.iterdir()]
+    assert {"static/index.html", "static/page.js", "static/favicon.ico"} <= set(files)
+    assert [name for name in files if not any(fnmatch(name, pattern) for pattern in patterns)] == []

@@ -3,8 +3,7 @@ worker or no Redis answers, 504 when the worker does not answer in time, 429 wit
 rate-limited (per key), and a trusted network served without keys."""
 
 import asyncio
-import os
-import signal
+import time
 import uuid
 
 import pytest
@@ -14,7 +13,10 @@ import requests
 from pydantic import SecretStr
 
 from captionbot.api.keys import KeyStore
+from captionbot.api.workers import WorkerProbe
 from captionbot.core.admission import Admission, admitted_key
+from captionbot.core.celery_config import make_celery
+from captionbot.core.errors import ServiceUnavailable
 from tests.api.conftest import png
 from tests.api.servers import bearer, free_port, post_image, serve
 
@@ -42,6 +44,25 @@ def test_no_worker_on_the_queue_is_503_at_once_and_health_names_it(api_settings,
     assert checks["workers"]["ok"] is False and "no worker consumes the queue" in checks["workers"]["error"]
 
 
+def test_a_request_is_refused_without_waiting_for_a_check_and_the_check_it_starts_finds_the_worker(api_settings, worker):
+    async def scenario() -> None:
+        probe = WorkerProbe(make_celery(api_settings), api_settings.queue_name, interval_s=3600)
+        try:
+            # Never checked: the refusal comes before any check has finished (a check waits out its broadcast).
+            with pytest.raises(ServiceUnavailable):
+                await probe.require_worker()
+            assert probe.snapshot.checked_at == 0.0
+            deadline = time.monotonic() + 60
+            while probe.snapshot.checked_at == 0.0 and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)  # the check the refusal started, in the background
+            assert worker.name in [reply.worker for reply in probe.snapshot.workers]
+            await probe.require_worker()
+        finally:
+            await probe.stop()
+
+    asyncio.run(scenario())
+
+
 def test_redis_unreachable_is_503_and_health_names_redis(api_settings, api_key):
     settings = with_values(api_settings, redis_url=SecretStr(f"redis://127.0.0.1:{free_port()}/0"))
     with serve(settings) as url:
@@ -51,16 +72,6 @@ def test_redis_unreachable_is_503_and_health_names_redis(api_settings, api_key):
     checks = health.json()["checks"]
     assert checks["redis"]["ok"] is False and "Redis unreachable" in checks["redis"]["error"]
     assert checks["workers"]["ok"] is False
-
-
-@pytest.fixture
-def stopped_worker(worker):
-    """The session's worker frozen (SIGSTOP) while the test runs: reachable at start, then silent."""
-    os.kill(worker.process.pid, signal.SIGSTOP)
-    try:
-        yield worker
-    finally:
-        os.kill(worker.process.pid, signal.SIGCONT)
 
 
 def test_a_worker_that_does_not_answer_in_time_is_504(api_settings, api_key, worker, request):

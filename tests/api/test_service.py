@@ -2,6 +2,7 @@
 
 import requests
 
+from captionbot.api.routes.page import STATIC
 from tests.api.servers import bearer
 
 
@@ -33,8 +34,9 @@ def test_the_page_and_its_files_are_served_with_a_strict_policy(api):
     page = requests.get(f"{api.url}/", timeout=10)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "default-src 'self'" in page.headers["content-security-policy"]
-    assert '<script src="/static/page.js" defer>' in page.text
-    for name, media in (("page.js", "javascript"), ("page.css", "text/css")):
+    assert '<script type="module" src="/static/page.js">' in page.text
+    modules = [(path.name, "javascript") for path in STATIC.glob("*.js")]
+    for name, media in [*modules, ("page.css", "text/css"), ("favicon.ico", "image/")]:
         asset = requests.get(f"{api.url}/static/{name}", timeout=10)
         assert asset.status_code == 200 and media in asset.headers["content-type"]
 

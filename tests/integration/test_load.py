@@ -81,3 +81,23 @@ def test_the_per_user_rate_limit_is_a_token_bucket(service_values):
     first, second, third, fourth = asyncio.run(spend(4))
     assert [first, second, third] == ["ok", "ok", "ok"]
     assert "try again in 20 seconds" in fourth
+
+
+def test_a_wait_of_one_second_is_said_in_the_singular(service_values):
+    # At 60 a minute one token takes a second to refill: the first refusal names a wait of at most that.
+    settings = settings_from({**service_values, "USER_RATE_PER_MINUTE": "60"})
+    user = f"user-{uuid.uuid4().hex[:6]}"
+
+    async def first_refusal() -> str:
+        queue = CaptionQueue(settings)
+        try:
+            for _ in range(1000):
+                try:
+                    await queue.check_user(user)
+                except RateLimited as err:
+                    return err.message
+            raise AssertionError("1000 requests at once were never limited")
+        finally:
+            await queue.aclose()
+
+    assert asyncio.run(first_refusal()).endswith("; try again in 1 second.")
