@@ -10,13 +10,18 @@ from captionbot.api.app import create_app
 from captionbot.api.keys import KeyCommandError, KeyStore
 from captionbot.api.routes.health import workers_check
 from captionbot.core.metrics import serve_metrics
+from captionbot.core.redis_login import login_refused
 from captionbot.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 def run(settings: Settings, host: str | None = None, port: int | None = None) -> int:
-    """Exit status 2 with one line on stderr when API_KEYS_FILE cannot be read."""
+    """Exit status 2 with one line on stderr when API_KEYS_FILE cannot be read or Redis refuses REDIS_URL's login."""
+    refused = login_refused(settings.redis_url.get_secret_value())
+    if refused:
+        print(refused, file=sys.stderr)
+        return 2
     try:
         keys = KeyStore(settings.api_keys_file).entries()
     except KeyCommandError as err:

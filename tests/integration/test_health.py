@@ -41,7 +41,7 @@ def test_a_worker_goes_unhealthy_without_redis_and_back_when_it_returns(own_redi
         assert code == 200 and json.loads(body) == {
             "status": "ok",
             "failing": [],
-            "checks": {"redis": "ok", "batching": "ok", "models": "ok"},
+            "checks": {"redis": "ok", "batching": "ok", "models": "ok", "consumer": "ok"},
         }
         code, metrics = get(port, "/metrics")
         assert code == 200 and b"captionbot_jobs_total" in metrics
