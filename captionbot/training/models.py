@@ -24,7 +24,7 @@ def load_processor(model: str | Path) -> BlipProcessor:
 def load_model(model: str | Path, device: torch.device | str = "cpu",
                dtype: torch.dtype = torch.float32) -> BlipForConditionalGeneration:
     """Weights in `dtype` on `device`: fp32 to train (autocast does the mixed precision), bf16/fp16 to caption."""
-    return BlipForConditionalGeneration.from_pretrained(model, dtype=dtype).to(device)
+    return BlipForConditionalGeneration.from_pretrained(model, dtype=dtype, use_safetensors=True).to(device)
 
 
 def image_spec(processor: BlipProcessor) -> ImageSpec:

@@ -12,6 +12,7 @@ from transformers import AutoProcessor, BlipForConditionalGeneration
 from captionbot.blip.decoding import PromptError, prompt_ids
 from captionbot.core.decoding import BLIP_PROMPT, Decoding, DecodingError, recorded_decoding
 from captionbot.core.pixels import ImageSpec
+from captionbot.core.registry import require_safetensors
 from captionbot.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,8 @@ def load_model(
     """`cpu_int8`: on the CPU, quantize the Linear layers to int8 (dynamic), several times faster there."""
     started = time.perf_counter()
     try:
-        model = BlipForConditionalGeneration.from_pretrained(source.location, dtype=dtype)
+        require_safetensors(source.location)
+        model = BlipForConditionalGeneration.from_pretrained(source.location, dtype=dtype, use_safetensors=True)
         processor = AutoProcessor.from_pretrained(source.location)
     except Exception as err:  # noqa: BLE001 - safetensors, JSON, config and hub errors alike: unloadable
         raise ModelLoadError(f"could not load the {name} model from {source.location}: {err}") from err
