@@ -18,6 +18,10 @@ UNKNOWN_OPTION = "There is no option '{name}'; the options are {names}."
 BAD_MODEL = "model must be finetuned or pretrained."
 BAD_FLAG = "{name} must be true or false."
 CLIENT_GONE = "The connection closed before the whole image arrived; send it again."
+TOO_MANY_UPLOADS = "This key already has {count} images on their way; wait for one to be answered, then send the next."
+REGISTRY_UNREACHABLE = (
+    "The model registry cannot be reached right now, so its versions cannot be listed; try again in a minute."
+)
 NO_SUCH_SAMPLE = "There is no sample photo called '{name}'; GET /v1/samples lists them."
 
 
