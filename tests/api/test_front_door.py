@@ -150,6 +150,7 @@ class SilentS3:
 
     def hang_up(self) -> None:
         """boto3's reads end now, and its retries are refused."""
+        self.listener.shutdown(socket.SHUT_RDWR)  # wakes the thread in accept(); close alone would not
         self.listener.close()
         for connection in self.accepted:
             connection.close()

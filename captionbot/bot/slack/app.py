@@ -63,6 +63,7 @@ def _quiet_bolt_notice() -> None:
 class SlackBot:
     app: AsyncApp
     inflight: InFlight
+    feedback: FeedbackService | None = None
 
 
 def web_client(settings: Settings) -> AsyncWebClient:
@@ -101,7 +102,7 @@ def build_app(
     votes.register(app, slack_feedback, inflight)
     review.register(app, slack_feedback, frozenset(settings.slack_admin_user_ids), inflight)
     app.error(inflight.track(answer_error))
-    return SlackBot(app, inflight)
+    return SlackBot(app, inflight, feedback)
 
 
 @asynccontextmanager

@@ -3,6 +3,8 @@ form submissions as Discord sends them. Votes count privately and change; a clic
 counts; a better caption goes through the modal; hostile text is refused or shown escaped; admins review in
 /feedback; a forgotten person is gone; nothing is stored for a reply nobody touches."""
 
+import asyncio
+
 import pytest
 from sqlalchemy import func, select
 
@@ -211,3 +213,24 @@ async def test_a_form_opened_before_a_restart_is_stored_after_it(worker, feedbac
         stored = await in_store(after, lambda store: store.suggestions())
     assert answer.body["content"] == messages.FEEDBACK_SUGGESTED
     assert [s.text for s in stored] == ["a red square, after all"]
+
+
+@async_test
+async def test_the_bot_starts_without_its_feedback_database_and_feedback_returns_with_it(worker, late_database):
+    late, database = late_database
+    async with running_bot(worker.settings, feedback_discord_servers=lambda fake: [fake.guild_id], **database) as h:
+        person = h.person()
+        reply = await captioned_reply(h, person)  # captions go on
+        _, vote_while_down = await click_and_answer(h, person, reply, custom_ids(reply)[0])
+        review_while_down = (await h.answer(await h.slash(h.admin(), "feedback"))).body
+        late.come_back()
+        store = h.bot.get_cog("Feedback").feedback.store
+        for _ in range(240):  # tried again in the background, every 2 s at first
+            if store.ready:
+                break
+            await asyncio.sleep(0.5)
+        _, vote_after = await click_and_answer(h, person, reply, custom_ids(reply)[0])
+    assert len(custom_ids(reply)) == 3  # the buttons are kept in Redis: offered all along
+    assert vote_while_down["content"] == messages.FEEDBACK_UNAVAILABLE
+    assert review_while_down["content"] == messages.FEEDBACK_DB_UNREACHABLE
+    assert vote_after["content"] == messages.FEEDBACK_COUNTED

@@ -2,6 +2,7 @@
 and form submissions as Slack sends them. Votes count privately and change; a click after a restart counts; the
 form stores a better caption and refuses hostile ones in place; admins review with /feedback."""
 
+import asyncio
 import json
 
 import pytest
@@ -209,3 +210,28 @@ def test_models_with_many_rated_versions_stays_valid_block_kit(worker, feedback_
 
     approval = run(scenario())[-1]["text"]["text"]
     assert approval.startswith(f"*{messages.APPROVAL_TITLE}*\nFine-tuned · 000-") and "…and " in approval
+
+
+def test_the_app_starts_without_its_feedback_database_and_feedback_returns_with_it(worker, late_database):
+    late, database = late_database
+
+    async def scenario():
+        async with harness(worker.settings, feedback_slack_workspaces=[TEAM_ID], **database) as h:
+            blocks = await caption_reply(h)  # captions go on
+            while_down = await press(h, blocks, "feedback_vote_up")
+            await h.dispatch(h.command("/feedback", user=ADMIN))
+            await h.settle()
+            review_while_down = h.slack.responses[-1]
+            late.come_back()
+            store = h.bot.feedback.store
+            for _ in range(240):  # tried again in the background, every 2 s at first
+                if store.ready:
+                    break
+                await asyncio.sleep(0.5)
+            return blocks, while_down, review_while_down, await press(h, blocks, "feedback_vote_up")
+
+    blocks, while_down, review_while_down, after = run(scenario())
+    assert [e["action_id"] for _, e in buttons(blocks)][0] == "feedback_vote_up"
+    assert while_down["text"] == messages.FEEDBACK_UNAVAILABLE
+    assert review_while_down["text"] == messages.FEEDBACK_DB_UNREACHABLE
+    assert after["text"] == messages.FEEDBACK_COUNTED

@@ -68,7 +68,12 @@ class Feedback(commands.Cog):
             return
         scope = guild_scope(interaction)
         store = self.feedback.store
-        counts, latest = await store.counts(scope), await store.suggestions(scope=scope, limit=LATEST)
+        try:
+            counts, latest = await store.counts(scope), await store.suggestions(scope=scope, limit=LATEST)
+        except UNREACHABLE:
+            log.warning("/feedback in server %s: the feedback database did not answer", interaction.guild_id)
+            await tell_privately(interaction, content=messages.FEEDBACK_DB_UNREACHABLE)
+            return
         embed = discord.Embed(title=messages.FEEDBACK_TITLE, description=counts_text(counts))
         view = discord.ui.View(timeout=None)
         for row, suggestion in enumerate(latest):
