@@ -81,6 +81,7 @@ class Settings(BaseSettings):
 
     # Metrics
     metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
 
     # Feedback (votes and better captions on the bots' replies): off unless a server or channel is listed
     data_dir: Path = Path("data")
