@@ -78,6 +78,9 @@ def register(app: AsyncApp, slack_feedback: SlackFeedback, admin_ids: Collection
         if body["user"]["id"] not in admin_ids:
             await respond(text=messages.ADMIN_ONLY, response_type="ephemeral", replace_original=False)
             return
+        if slack_feedback.feedback is None:  # a /feedback list from before feedback was turned off
+            await respond(text=messages.FEEDBACK_OFF, response_type="ephemeral", replace_original=False)
+            return
         suggestion_id, status = int(action["value"]), STATUSES[REVIEW_ACTION.match(action["action_id"])[1]]
         try:
             changed = await slack_feedback.feedback.store.review([suggestion_id], status, await scope())

@@ -234,3 +234,42 @@ async def test_the_bot_starts_without_its_feedback_database_and_feedback_returns
     assert vote_while_down["content"] == messages.FEEDBACK_UNAVAILABLE
     assert review_while_down["content"] == messages.FEEDBACK_DB_UNREACHABLE
     assert vote_after["content"] == messages.FEEDBACK_COUNTED
+
+
+@async_test
+async def test_review_buttons_from_before_feedback_was_turned_off_say_so(worker, feedback_on):
+    async with running_bot(worker.settings, **feedback_on) as before:
+        person = before.person()
+        modal = await open_form(before, person, await captioned_reply(before, person))
+        await before.answer(await submit(before, person, modal["data"], "a red square on white"))
+        listing = (await before.answer(await before.slash(before.admin(), "feedback"))).body
+        message = sent_message(before, listing)
+    async with running_bot(worker.settings) as after:  # restarted with FEEDBACK_* unset
+        clicked = await click(after, after.admin(), message, custom_ids(listing)[0])
+        answer = await after.answer(clicked)
+    assert answer.body["content"] == messages.FEEDBACK_OFF and answer.ephemeral
+
+
+@async_test
+async def test_the_review_list_stays_inside_the_6000_characters_of_one_message(worker, feedback_on):
+    """Five waiting 200-character suggestions on /compare replies of 50 long words each."""
+    from dataclasses import replace
+
+    from captionbot.feedback.shown import Place
+    from tests.feedback.conftest import compare_reply, jpeg
+
+    long = " ".join(["extraordinarily"] * 50)
+    async with running_bot(worker.settings, **feedback_on) as h:
+        where = Place("discord", str(h.fake.guild_id), h.fake.channel["id"])
+
+        async def fill(store):
+            for index in range(5):
+                reply = replace(compare_reply(long, long, image=jpeg((index * 40, 20, 20))), place=where)
+                await store.suggest(f"long{index}", reply, f"user{index}", f"{index} " + "w" * 198)
+
+        await in_store(h, fill)
+        listing = (await h.answer(await h.slash(h.admin(), "feedback"))).body
+    (embed,) = listing["embeds"]
+    assert len(embed["fields"]) == 5
+    total = len(embed["title"]) + len(embed["description"]) + sum(len(f["name"]) + len(f["value"]) for f in embed["fields"])
+    assert total <= 6000 and all(f["value"].endswith("…") for f in embed["fields"])

@@ -235,3 +235,23 @@ def test_the_app_starts_without_its_feedback_database_and_feedback_returns_with_
     assert while_down["text"] == messages.FEEDBACK_UNAVAILABLE
     assert review_while_down["text"] == messages.FEEDBACK_DB_UNREACHABLE
     assert after["text"] == messages.FEEDBACK_COUNTED
+
+
+def test_review_buttons_from_before_feedback_was_turned_off_say_so(worker, feedback_on):
+    async def scenario():
+        async with harness(worker.settings, **feedback_on) as h:
+            blocks = await caption_reply(h)
+            block, button = next((b, e) for b, e in buttons(blocks) if e["action_id"] == "feedback_suggest")
+            await h.dispatch(block_action(block, button, MEMBER, CHANNEL, h.slack.response_url()))
+            await h.settle()
+            (opened,) = h.slack.called("views.open")
+            view = opened["view"] if isinstance(opened["view"], dict) else json.loads(opened["view"])
+            await h.dispatch(view_submission(view, MEMBER, "a red square on white"))
+            await h.dispatch(h.command("/feedback", user=ADMIN))
+            await h.settle()
+            listing = h.slack.responses[-1]["blocks"]
+        async with harness(worker.settings) as off:  # restarted with FEEDBACK_* unset
+            return await press(off, listing, "feedback_review_approve", ADMIN)
+
+    answer = run(scenario())
+    assert answer["text"] == messages.FEEDBACK_OFF and answer["response_type"] == "ephemeral"
