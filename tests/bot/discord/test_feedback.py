@@ -54,6 +54,13 @@ async def open_form(h: Harness, person, reply: dict) -> dict:
     return (await h.fake.wait_for_call(lambda c: c is h.callback(clicked))).body
 
 
+async def suggested_and_listed(h: Harness, person, text: str) -> dict:
+    """`person` suggests `text` under a caption of theirs; the /feedback list an admin then gets."""
+    modal = await open_form(h, person, await captioned_reply(h, person))
+    await h.answer(await submit(h, person, modal["data"], text))
+    return (await h.answer(await h.slash(h.admin(), "feedback"))).body
+
+
 async def click_and_answer(h: Harness, person, reply: dict, custom_id: str) -> tuple[dict, dict]:
     """The click's deferral and the answer that followed it."""
     clicked = await click(h, person, sent_message(h, reply), custom_id)
@@ -151,9 +158,7 @@ async def test_a_better_caption_goes_through_the_form_and_hostile_ones_are_refus
 async def test_admins_review_suggestions_in_feedback_with_buttons(worker, feedback_on):
     async with running_bot(worker.settings, **feedback_on) as h:
         person = h.person()
-        modal = await open_form(h, person, await captioned_reply(h, person))
-        await h.answer(await submit(h, person, modal["data"], "**a red** square @ noon"))
-        listing = (await h.answer(await h.slash(h.admin(), "feedback"))).body
+        listing = await suggested_and_listed(h, person, "**a red** square @ noon")
         approve, reject = custom_ids(listing)
         refused = await click_and_answer(h, person, listing, approve)
         approved = await click_and_answer(h, h.admin(), listing, approve)
@@ -239,10 +244,7 @@ async def test_the_bot_starts_without_its_feedback_database_and_feedback_returns
 @async_test
 async def test_review_buttons_from_before_feedback_was_turned_off_say_so(worker, feedback_on):
     async with running_bot(worker.settings, **feedback_on) as before:
-        person = before.person()
-        modal = await open_form(before, person, await captioned_reply(before, person))
-        await before.answer(await submit(before, person, modal["data"], "a red square on white"))
-        listing = (await before.answer(await before.slash(before.admin(), "feedback"))).body
+        listing = await suggested_and_listed(before, before.person(), "a red square on white")
         message = sent_message(before, listing)
     async with running_bot(worker.settings) as after:  # restarted with FEEDBACK_* unset
         clicked = await click(after, after.admin(), message, custom_ids(listing)[0])

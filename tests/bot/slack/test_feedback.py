@@ -60,6 +60,15 @@ async def press(h: Harness, blocks: list[dict], action_id: str, user: str = MEMB
     return answer
 
 
+async def open_form(h: Harness, blocks: list[dict]) -> dict:
+    """Click "Suggest a better caption"; the form Slack was asked to open."""
+    block, button = next((b, e) for b, e in buttons(blocks) if e["action_id"] == "feedback_suggest")
+    await h.dispatch(block_action(block, button, MEMBER, CHANNEL, h.slack.response_url()))
+    await h.settle()
+    opened = h.slack.called("views.open")[-1]
+    return opened["view"] if isinstance(opened["view"], dict) else json.loads(opened["view"])
+
+
 def test_feedback_is_off_by_default(worker):
     async def scenario():
         async with harness(worker.settings) as h:
@@ -161,11 +170,7 @@ def test_admins_review_suggestions_with_feedback(worker, feedback_on):
     async def scenario():
         async with harness(worker.settings, **feedback_on) as h:
             blocks = await caption_reply(h)
-            block, button = next((b, e) for b, e in buttons(blocks) if e["action_id"] == "feedback_suggest")
-            await h.dispatch(block_action(block, button, MEMBER, CHANNEL, h.slack.response_url()))
-            await h.settle()
-            (opened,) = h.slack.called("views.open")
-            view = opened["view"] if isinstance(opened["view"], dict) else json.loads(opened["view"])
+            view = await open_form(h, blocks)
             await h.dispatch(view_submission(view, MEMBER, "*bold* <@U0ADMIN> no"))  # refused: a mention
             await h.dispatch(view_submission(view, MEMBER, "*bold* red square"))
             await h.settle()
@@ -241,12 +246,9 @@ def test_review_buttons_from_before_feedback_was_turned_off_say_so(worker, feedb
     async def scenario():
         async with harness(worker.settings, **feedback_on) as h:
             blocks = await caption_reply(h)
-            block, button = next((b, e) for b, e in buttons(blocks) if e["action_id"] == "feedback_suggest")
-            await h.dispatch(block_action(block, button, MEMBER, CHANNEL, h.slack.response_url()))
-            await h.settle()
-            (opened,) = h.slack.called("views.open")
-            view = opened["view"] if isinstance(opened["view"], dict) else json.loads(opened["view"])
+            view = await open_form(h, blocks)
             await h.dispatch(view_submission(view, MEMBER, "a red square on white"))
+            await h.settle()  # the suggestion is stored (and its answer sent) before the list is asked for
             await h.dispatch(h.command("/feedback", user=ADMIN))
             await h.settle()
             listing = h.slack.responses[-1]["blocks"]
