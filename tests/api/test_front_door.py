@@ -149,7 +149,9 @@ class SilentS3:
                 return
 
     def hang_up(self) -> None:
-        """boto3's reads end now, and its retries are refused."""
+        """boto3's reads end now, and its retries are refused (once; again is nothing)."""
+        if self.listener.fileno() == -1:
+            return
         self.listener.shutdown(socket.SHUT_RDWR)  # wakes the thread in accept(); close alone would not
         self.listener.close()
         for connection in self.accepted:
