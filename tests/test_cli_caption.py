@@ -78,6 +78,15 @@ def test_csv_has_a_header_and_one_row_per_caption(env, photos, capsys):
     assert all(row["caption"] for row in rows)
 
 
+def test_csv_cells_never_start_a_spreadsheet_formula():
+    from captionbot.commands.caption import csv_rows
+    from captionbot.core.jobs import JobResult, ModelResult
+
+    result = JobResult(job_id="j", results={"finetuned": ModelResult(version="v1", captions=["-a dog"], ms=1, queue_ms=0)})
+    (row,) = csv_rows("=HYPERLINK(x).jpg", result)
+    assert row[0] == "'=HYPERLINK(x).jpg" and row[3] == "'-a dog"
+
+
 def test_text_output(env, photos, capsys):
     status, out, _ = run_cli(capsys, "caption", "--model", "pretrained", str(photos / "red.jpg"))
     assert status == 0 and out.startswith(f"{photos / 'red.jpg'}: ")

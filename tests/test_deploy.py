@@ -27,7 +27,8 @@ def test_docker_compose_reads_it(tmp_path):
     binary = shutil.which("docker-compose")
     if binary is None:
         pytest.skip("docker-compose is not installed (apt-get install docker-compose)")
-    env = {**os.environ, "REDIS_PASSWORD": "x", "FLOWER_BASIC_AUTH": "a:b", "MINIO_ROOT_USER": "u", "MINIO_ROOT_PASSWORD": "p"}
+    env = {**os.environ, "REDIS_PASSWORD": "x", "FLOWER_BASIC_AUTH": "a:b", "MINIO_ROOT_USER": "u", "MINIO_ROOT_PASSWORD": "p",
+           "REDIS_WORKER_PASSWORD": "w", "REDIS_BOT_PASSWORD": "b", "REDIS_API_PASSWORD": "a"}
     shutil.copy(ROOT / "docker-compose.yml", tmp_path)
     shutil.copytree(ROOT / "deploy", tmp_path / "deploy")
     shutil.copy(ROOT / ".env.example", tmp_path / ".env")

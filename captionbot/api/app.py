@@ -8,8 +8,11 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from captionbot.api.keys import KeyStore
+from captionbot.api.limits import UploadSlots
+from captionbot.api.model_listing import ModelListing
 from captionbot.api.problems import Problem, install_handlers
 from captionbot.api.routes import captions, docs, health, models, page
 from captionbot.api.workers import WorkerProbe
@@ -47,6 +50,12 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.keys = KeyStore(settings.api_keys_file)
+    app.state.uploads = UploadSlots(settings.api_uploads_per_key)
+    app.state.model_listing = ModelListing(settings.model_dir)
+    if settings.api_open_on_trusted_network:
+        # Without keys, a web page anywhere could reach this API through DNS rebinding (a name of its own that
+        # resolves here); its requests carry that name as Host.
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.api_allowed_hosts)
     install_handlers(app, settings.api_rate_per_minute)
     app.include_router(captions.router(settings))
     app.include_router(models.router)

@@ -21,6 +21,7 @@ MEDIA_TYPE = "application/problem+json"
 
 STATUS_BY_CODE: dict[str, int] = {
     "invalid_request": 400,
+    "request_timeout": 408,  # answered by the server itself (deadline.py) when a request does not arrive in time
     "api_key_missing": 401,
     "api_key_invalid": 401,
     "not_found": 404,
@@ -34,10 +35,12 @@ STATUS_BY_CODE: dict[str, int] = {
     "image_rejected": 422,
     "invalid_options": 422,
     "rate_limited": 429,
+    "too_many_uploads": 429,
     "busy": 429,
     "internal_error": 500,
     "model_unavailable": 503,
     "service_unavailable": 503,
+    "registry_unavailable": 503,
     "timed_out": 504,
     "expired": 504,  # a job that outlived its sender's wait: the same answer as a timeout
 }

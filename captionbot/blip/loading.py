@@ -16,6 +16,7 @@ from captionbot.blip.prompt import PromptError, prompt_ids
 from captionbot.blip.recipe import Decoding, DecodingError, recorded_decoding
 from captionbot.blip.serving_decoder import ServingDecoder, supports
 from captionbot.blip.vision import fuse_vision_attention
+from captionbot.core.registry import require_safetensors
 from captionbot.core.settings import BLIP_PROMPT, Settings
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,9 @@ def load_processor(location: str | Path) -> BlipProcessor:
 def load_pretrained(location: str | Path, dtype: torch.dtype = torch.float32) -> tuple[BlipForConditionalGeneration, BlipProcessor]:
     """A checkpoint's weights (in `dtype`, on the CPU) and processor; `ModelLoadError` says why it cannot load."""
     try:
-        model, processor = BlipForConditionalGeneration.from_pretrained(location, dtype=dtype), load_processor(location)
+        require_safetensors(location)  # pickled weights can run code as they load: never loaded
+        model = BlipForConditionalGeneration.from_pretrained(location, dtype=dtype, use_safetensors=True)
+        processor = load_processor(location)
     except Exception as err:  # noqa: BLE001 - safetensors, JSON, config and hub errors alike: unloadable
         raise ModelLoadError(f"could not load a BLIP captioner from {location}: {err}") from err
     fuse_vision_attention(model)

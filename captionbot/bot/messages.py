@@ -209,6 +209,7 @@ FEEDBACK_REJECT = "Reject #{id}"
 FEEDBACK_REVIEWED = "Suggestion #{id} is {status}."
 FEEDBACK_NOT_FOUND = "Suggestion #{id} is not one of this server's."
 FEEDBACK_OFF = "Feedback is off for this bot: set FEEDBACK_* (see .env.example) to turn it on."
+FEEDBACK_DB_UNREACHABLE = "The feedback database can't be reached right now; try /feedback again shortly."
 APPROVAL_TITLE = "Approval in chat"
 APPROVAL_NONE = "No votes yet."
 

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from captionbot.core.csv_cells import written_cell
 from captionbot.core.errors import CaptionError, InvalidOptions, UsageError
 from captionbot.core.images import IMAGE_SUFFIXES
 from captionbot.core.jobs import MODEL_NAMES, Job, JobResult, Mode, make_options
@@ -138,10 +139,11 @@ def json_line(image: str, result: JobResult) -> dict:
 
 
 def csv_rows(image: str, result: JobResult) -> list[list]:
+    """File names and captions are anyone's text: none is written as a spreadsheet formula."""
     if result.error is not None:
-        return [[image, "", "", "", "", result.error["code"], result.error["message"]]]
+        return [[written_cell(image), "", "", "", "", result.error["code"], result.error["message"]]]
     return [
-        [image, name, r.version, caption, round(r.ms), "", ""]
+        [written_cell(image), name, r.version, written_cell(caption), round(r.ms), "", ""]
         for name, r in result.results.items()
         for caption in r.captions
     ]

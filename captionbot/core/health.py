@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 
 Check = Callable[[], str | None]
 CHECK_TIMEOUT_S = 2.0
+# Each connection has its own thread: one that has not sent its request, or not read the answer, within this
+# long is closed, and its thread ends (100 half-open requests once held 100 threads for as long as they liked).
+CONNECTION_TIMEOUT_S = 5.0
 
 
 class Health:
@@ -81,6 +84,7 @@ def on_loop(loop: asyncio.AbstractEventLoop, probe: Callable[[], Awaitable[str |
 
 class _Handler(MetricsHandler):
     health: Health
+    timeout = CONNECTION_TIMEOUT_S  # socketserver.StreamRequestHandler sets it on the connection's socket
 
     def do_GET(self) -> None:
         path = urlsplit(self.path).path
@@ -100,8 +104,8 @@ class _Handler(MetricsHandler):
         self.wfile.write(payload)
 
 
-def serve_health(port: int, health: Health, host: str = "0.0.0.0") -> ThreadingHTTPServer:
-    """Serve /healthz and /metrics on `port` from a daemon thread."""
+def serve_health(port: int, health: Health, host: str = "127.0.0.1") -> ThreadingHTTPServer:
+    """Serve /healthz and /metrics on `host`:`port` from a daemon thread."""
     handler = type("HealthHandler", (_Handler,), {"health": health})
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True

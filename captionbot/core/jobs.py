@@ -5,6 +5,7 @@ Messages travel as JSON (Celery is configured for JSON only); image bytes are ba
 
 import base64
 import binascii
+import re
 import time
 import uuid
 from enum import StrEnum
@@ -25,6 +26,9 @@ from captionbot.core.errors import CaptionError, InvalidOptions
 ModelName = Literal["finetuned", "pretrained"]
 MODEL_NAMES: tuple[ModelName, ...] = ("finetuned", "pretrained")
 TASK_NAME = "captionbot.caption"
+
+# A job's id is also its Celery task id, a Redis key part and a word in log lines: letters, digits, '-', '_'.
+JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 MAX_WORDS = (10, 50)
 BEAMS = (1, 5)
@@ -66,7 +70,7 @@ class Options(BaseModel):
 class Job(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    job_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    job_id: str = Field(default_factory=lambda: uuid.uuid4().hex, pattern=f"^{JOB_ID.pattern}$")
     image: ImageBytes
     models: tuple[ModelName, ...] = ("finetuned",)
     mode: Mode = Mode.single

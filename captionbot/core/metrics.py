@@ -17,10 +17,11 @@ BOT_LATENCY = Histogram(
 
 
 def serve_metrics(port: int | None, settings: Settings) -> Health:
-    """Expose /metrics and /healthz on `port` (all interfaces, for a Prometheus scraper and the container's
-    healthcheck); no port: nothing is served. The Health returned checks Redis; add the process's own checks."""
+    """Expose /metrics and /healthz on METRICS_HOST:`port` (loopback unless set: 0.0.0.0 in a container, for a
+    Prometheus scraper beside it); no port: nothing is served. The Health returned checks Redis; add the
+    process's own checks."""
     health = Health()
     health.add("redis", redis_check(settings.redis_url.get_secret_value()))
     if port:
-        serve_health(port, health)
+        serve_health(port, health, settings.metrics_host)
     return health

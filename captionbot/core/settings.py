@@ -87,6 +87,7 @@ class Settings(BaseSettings):
 
     # Metrics
     metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
 
     # Feedback (votes and better captions on the bots' replies): off unless a server or channel is listed
     data_dir: Path = Path("data")
@@ -107,6 +108,11 @@ class Settings(BaseSettings):
     api_worker_probe_s: float = Field(5.0, gt=0)
     # Only for a network where everyone may caption: the API and its web page then take requests without a key.
     api_open_on_trusted_network: bool = False
+    api_allowed_hosts: IdList = ["localhost", "127.0.0.1"]  # Host headers an open API answers (DNS rebinding)
+    api_request_timeout_s: float = Field(60.0, gt=0)  # for a request's headers and body to arrive
+    api_max_connections: int = Field(1000, ge=1)  # open connections and requests at once; beyond, 503
+    api_uploads_per_key: int = Field(4, ge=1)  # caption requests one key may have in flight at once
+    forwarded_allow_ips: IdList = []  # proxies whose X-Forwarded-For is believed; empty: none
 
     @field_validator("caption_prompt", mode="before")
     @classmethod
@@ -127,6 +133,8 @@ class Settings(BaseSettings):
         "feedback_discord_channels",
         "feedback_slack_workspaces",
         "feedback_slack_channels",
+        "api_allowed_hosts",
+        "forwarded_allow_ips",
         mode="before",
     )
     @classmethod

@@ -1,6 +1,7 @@
 """`captionbot feedback export DIR`: the approved suggestions (and, with `with_upvoted`, captions that got clear
 approval) as a data set in Kaggle's Flickr8k layout, `Images/` + `captions.txt` (CSV, header `image,caption`),
-which `captionbot check-data` and `captionbot train` read and split by image like every other layout.
+which `captionbot check-data` and `captionbot train` read and split by image like every other layout. A caption
+that would start a spreadsheet formula is written quoted (`core/csv_cells.py`) and read back as it was typed.
 
 The folder is written under a temporary name beside DIR and renamed into place, so a reader never sees half."""
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import case, func, select
 
+from captionbot.core.csv_cells import written_cell
 from captionbot.feedback.schema import Shown, ShownModel, StoredImage, Suggestion, Vote
 from captionbot.feedback.stats import wilson
 from captionbot.feedback.store import APPROVED, FeedbackStore
@@ -108,4 +110,4 @@ async def _write(store: FeedbackStore, folder: Path, captions: dict[str, list[st
         writer = csv.writer(out)
         writer.writerow(["image", "caption"])
         for image_hash in sorted(captions):
-            writer.writerows([image_name(image_hash), caption] for caption in captions[image_hash])
+            writer.writerows([image_name(image_hash), written_cell(caption)] for caption in captions[image_hash])

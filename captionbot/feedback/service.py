@@ -23,6 +23,7 @@ UP, DOWN = "up", "down"
 VOTES = (UP, DOWN)
 COUNTED, CHANGED, UNCHANGED = "counted", "changed", "unchanged"
 PURGE_EVERY_S = 24 * 3600
+RETRY_FIRST_S, RETRY_MAX_S = 2.0, 60.0  # between tries of a feedback database that did not answer at start
 UNREACHABLE_DB = (SQLAlchemyError, OSError)
 
 
@@ -108,26 +109,67 @@ def is_configured(settings: Settings) -> bool:
 async def open_feedback(
     settings: Settings, check_user: Callable[[str], Awaitable[None]]
 ) -> AsyncIterator[FeedbackService | None]:
-    """The service while it is open; None (and nothing opened) where feedback is on nowhere."""
+    """The service while it is open; None (and nothing opened) where feedback is on nowhere.
+
+    A database that does not answer at start does not stop the bot: captions go on, and every vote, suggestion
+    and review answers that feedback is unavailable (`DatabaseNotReady`) while the database is tried again in the
+    background, until it answers and is migrated."""
     if not is_configured(settings):
         yield None
         return
-    store = await FeedbackStore.open(settings)
+    store = FeedbackStore.unmigrated(settings)
     client = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
-    await purge_expired(store, settings.feedback_retention_days)
-    purging = asyncio.create_task(purge_daily(store, settings.feedback_retention_days))
+    where = store.engine.url.render_as_string(hide_password=True)
+    refusal = await _migrate(store)
+    if refusal is None:
+        log.info("feedback is on; database %s", where)
+        await upkeep(store, settings.feedback_retention_days)
+        keeping = asyncio.create_task(purge_daily(store, settings.feedback_retention_days))
+    else:
+        keeping = asyncio.create_task(migrate_when_up(store, settings.feedback_retention_days, where, refusal))
     try:
         replies = ShownReplies(client, settings.feedback_vote_window_h * 3600)
-        service = FeedbackService(settings, store, replies, check_user)
-        await metrics.refresh(store)
-        log.info("feedback is on; database %s", store.engine.url.render_as_string(hide_password=True))
-        yield service
+        yield FeedbackService(settings, store, replies, check_user)
     finally:
-        purging.cancel()
+        keeping.cancel()
         with suppress(asyncio.CancelledError):
-            await purging  # a purge under way ends before its database closes
+            await keeping  # a purge under way ends before its database closes
         await client.aclose()
         await store.aclose()
+
+
+async def _migrate(store: FeedbackStore) -> str | None:
+    """None once the schema is current; else why the database did not take it (the error's type: a message
+    could carry the URL)."""
+    try:
+        await store.migrate()
+    except UNREACHABLE_DB as err:
+        return type(err).__name__
+    return None
+
+
+async def migrate_when_up(store: FeedbackStore, retention_days: int, where: str, refusal: str) -> None:
+    """Try the database again, ever less often (RETRY_FIRST_S doubling to RETRY_MAX_S), until it answers; then
+    keep it as `open_feedback` does."""
+    delay = RETRY_FIRST_S
+    while refusal is not None:
+        log.warning("feedback database %s does not answer (%s): captions go on, and votes, suggestions and "
+                    "/feedback answer that feedback is unavailable; trying again in %.0f s", where, refusal, delay)
+        await asyncio.sleep(delay)
+        delay = min(2 * delay, RETRY_MAX_S)
+        refusal = await _migrate(store)
+    log.info("feedback database %s answers; feedback is on", where)
+    await upkeep(store, retention_days)
+    await purge_daily(store, retention_days)
+
+
+async def upkeep(store: FeedbackStore, retention_days: int) -> None:
+    """What a bot does once its database answers: purge what is past retention, export the approval gauges."""
+    await purge_expired(store, retention_days)
+    try:
+        await metrics.refresh(store)
+    except UNREACHABLE_DB:
+        log.warning("the approval gauges were not refreshed: the feedback database did not answer")
 
 
 async def purge_expired(store: FeedbackStore, retention_days: int) -> None:
@@ -141,7 +183,7 @@ async def purge_expired(store: FeedbackStore, retention_days: int) -> None:
 
 
 async def purge_daily(store: FeedbackStore, retention_days: int) -> None:
-    """FEEDBACK_RETENTION_DAYS kept by the bots themselves: at start (`open_feedback`), then once a day."""
+    """FEEDBACK_RETENTION_DAYS kept by the bots themselves: at start (`upkeep`), then once a day."""
     while True:
         await asyncio.sleep(PURGE_EVERY_S)
         await purge_expired(store, retention_days)

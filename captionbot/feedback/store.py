@@ -1,4 +1,6 @@
-"""Reads and writes of the feedback tables, all async. `FeedbackStore.open` connects and migrates."""
+"""Reads and writes of the feedback tables, all async. `FeedbackStore.open` connects and migrates (the CLI);
+the bots open the store `unmigrated` and migrate it when the database answers (`service.py`): until then every
+read and write raises `DatabaseNotReady`, which the bots answer as any unreachable database."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,16 +48,37 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+class DatabaseNotReady(ConnectionError):
+    """The feedback database has not answered since this process started, so its schema is not known current."""
+
+
 class FeedbackStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, ready: bool = True) -> None:
         self.engine = engine
-        self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self.ready = ready
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    @property
+    def sessions(self) -> async_sessionmaker:
+        if not self.ready:
+            raise DatabaseNotReady("the feedback database has not answered since the bot started")
+        return self._sessions
 
     @classmethod
     async def open(cls, settings: Settings) -> "FeedbackStore":
         engine = make_engine(database_url(settings))
         await upgrade(engine)
         return cls(engine)
+
+    @classmethod
+    def unmigrated(cls, settings: Settings) -> "FeedbackStore":
+        """Nothing is connected yet; `migrate` makes it ready."""
+        return cls(make_engine(database_url(settings)), ready=False)
+
+    async def migrate(self) -> None:
+        """Bring the schema up to date; raises what the database raises (SQLAlchemyError, OSError)."""
+        await upgrade(self.engine)
+        self.ready = True
 
     async def aclose(self) -> None:
         await self.engine.dispose()

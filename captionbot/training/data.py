@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from captionbot.core.csv_cells import read_cell
 from captionbot.core.images import IMAGE_SUFFIXES
 from captionbot.training.splits import SPLITS, split_by_image
 
@@ -158,7 +159,8 @@ def read_original(root: Path, token_file: Path) -> Captions:
 
 
 def read_kaggle(root: Path, csv_file: Path) -> Captions:
-    """captions.txt: `image,caption` with a header; a caption holding a comma is quoted."""
+    """captions.txt: `image,caption` with a header; a caption holding a comma is quoted, and one that a
+    spreadsheet would take for a formula has a single quote before it (`captionbot feedback export`)."""
     captions: dict[str, list[str]] = {}
     skipped: list[Skipped] = []
     with csv_file.open(encoding="utf-8", newline="") as handle:
@@ -172,7 +174,7 @@ def read_kaggle(root: Path, csv_file: Path) -> Captions:
             if len(row) != 2:
                 skipped.append(Skipped(f"{csv_file.name}:{number}", f"{len(row)} fields, expected `image,caption`"))
                 continue
-            _add(captions, skipped, row[0], row[1], f"{csv_file.name}:{number}")
+            _add(captions, skipped, row[0], read_cell(row[1]), f"{csv_file.name}:{number}")
     return Captions("kaggle", root, _image_dir(root), captions, None, skipped)
 
 

@@ -26,8 +26,10 @@ from captionbot.core.registry import (
     TRAINING_CONFIG_FILE,
     Registry,
     RegistryError,
+    WeightsNotSafetensors,
     gate_refusal,
     read_json,
+    require_safetensors,
     validate_new_version,
 )
 from captionbot.core.settings import get_settings
@@ -35,7 +37,6 @@ from captionbot.training.checkpoint import BEST, TRAINER_STATE
 from captionbot.training.options import add_publish_arguments
 
 REQUIRED = ("config.json", "processor_config.json", METRICS_FILE, TRAINING_CONFIG_FILE)
-WEIGHTS = ("model.safetensors", "model.safetensors.index.json")
 TOKENIZER = ("tokenizer.json", "vocab.txt")
 RELOAD_TIMEOUT_S = 120.0
 
@@ -63,9 +64,11 @@ def check_model_folder(source: Path) -> None:
         raise PublishError(f"{source} is not a folder; pass a run's best/ (or a checkpoint-epoch-N) folder.")
     if (source / BEST / "config.json").is_file():
         raise PublishError(f"{source} is a run folder; publish the model in it: captionbot publish {source / BEST}")
+    try:
+        require_safetensors(source)
+    except WeightsNotSafetensors as err:
+        raise PublishError(f"{source}: {err.message}") from err
     missing = [name for name in REQUIRED if not (source / name).is_file()]
-    if not any((source / name).is_file() for name in WEIGHTS):
-        missing.append("model.safetensors")
     if not any((source / name).is_file() for name in TOKENIZER):
         missing.append("tokenizer.json")
     if missing:

@@ -101,7 +101,7 @@ class Trainer:
         self.spec = spec = self.captioner.spec
         threads = os.cpu_count() or 1
         # Decoded once and kept (or read per access without --image-cache). The val split, and the train
-        # split without augmentation, go through core.pixels exactly as serving does.
+        # split without augmentation, go through blip/pixels.py exactly as serving does.
         if args.augment:
             train_store = PictureStore([e.path for e in train], partial(read_picture, side=spec.size),
                                        args.image_cache, threads)

@@ -23,6 +23,8 @@ class Service:
 service = Service()
 app = make_celery(get_settings(), main="captionbot.worker")
 app.conf.imports = ("captionbot.worker.tasks", "captionbot.worker.control")
+# Celery's consumer, checking every message before Celery reads it (poison.py) and counting its restarts.
+app.conf.worker_consumer = "captionbot.worker.consumer:GuardedConsumer"
 
 
 @worker_ready.connect

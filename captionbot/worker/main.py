@@ -8,6 +8,7 @@ import logging
 import sys
 
 from captionbot.core.metrics import serve_metrics
+from captionbot.core.redis_login import login_refused
 from captionbot.core.settings import get_settings
 from captionbot.blip.loading import ModelLoadError
 
@@ -16,9 +17,14 @@ log = logging.getLogger("captionbot.worker")
 
 def run_worker(name: str, concurrency: int | None, loglevel: str, metrics_port: int | None = None) -> int:
     settings = get_settings()
+    refused = login_refused(settings.redis_url.get_secret_value())
+    if refused:
+        print(f"captionbot worker: {refused}", file=sys.stderr)
+        return 1
     from captionbot.worker import broker_guard
     from captionbot.worker.app import app, service
     from captionbot.worker.health import add_worker_checks
+    from captionbot.worker.poison import Dropper, max_body_bytes
     from captionbot.worker.startup import build_engine
     from captionbot.worker.swap import Swapper
 
@@ -28,7 +34,8 @@ def run_worker(name: str, concurrency: int | None, loglevel: str, metrics_port: 
         print(f"captionbot worker: {err}", file=sys.stderr)
         return 1
     service.swapper = Swapper(service.engine, settings)
-    broker_guard.install()
+    dropper = Dropper(app, settings.queue_name, settings.max_image_bytes, name)
+    broker_guard.install(dropper, max_body_bytes(settings.max_image_bytes))
     add_worker_checks(serve_metrics(metrics_port or settings.metrics_port, settings), service.engine, settings)
     app.conf.worker_concurrency = concurrency or settings.worker_concurrency  # the tasks publish it with their pace
     app.worker_main(

@@ -26,3 +26,10 @@ MODEL = Info("captionbot_model", "The version each model serves", ["model"])
 
 def set_version(model: str, version: str | None) -> None:
     MODEL.labels(model).info({"version": version or "none"})
+POISON = Counter(
+    "captionbot_poison_messages_total",
+    "Messages on the job queue that were not jobs, acknowledged and dropped before Celery read them, by what was "
+    "wrong (worker/poison.py)",
+    ["kind"],
+)
+CONSUMER_RESTARTS = Counter("captionbot_consumer_restarts_total", "Times the job consumer lost its broker connection")

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 @app.task(name=TASK_NAME, bind=True)
 def caption(self, job: dict) -> dict:
     worker = self.request.hostname or socket.gethostname()
-    job_id = str(job.get("job_id", self.request.id)) if isinstance(job, dict) else str(self.request.id)
+    job_id = self.request.id  # checked against JOB_ID before Celery read the message (poison.py); the body's is not yet
     answered = _already_answered(self.request.id)
     if answered is not None:
         # Delivered again (its first worker died after storing the result): answer once, never recompute.

@@ -15,6 +15,7 @@ import requests
 import uvicorn
 
 from captionbot.api.app import create_app
+from captionbot.api.server import uvicorn_config
 from captionbot.core.settings import Settings
 
 
@@ -69,10 +70,11 @@ class ApiProcess:
 
 @contextmanager
 def serve(settings: Settings) -> Iterator[str]:
-    """`create_app(settings)` on a loopback port (uvicorn on a thread); yields its base URL once it serves."""
+    """`create_app(settings)` on a loopback port, served as `captionbot api` serves it (uvicorn on a thread);
+    yields its base URL once it serves."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_config=None, lifespan="on"))
+    server = uvicorn.Server(uvicorn_config(create_app(settings), settings, "127.0.0.1", 0))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60

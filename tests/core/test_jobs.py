@@ -76,3 +76,11 @@ def test_result_with_error_raises_it():
     result = JobResult.failed("j1", errors.Busy())
     with pytest.raises(errors.Busy):
         result.raise_for_error()
+
+
+@pytest.mark.parametrize("job_id", ["job\n2026-12-04 INFO forged line", "", "a" * 65, "../x", "a b"])
+def test_a_job_id_is_a_plain_word_where_it_enters(job_id):
+    """It is the Celery task id, a part of Redis keys and a word in log lines."""
+    with pytest.raises(ValidationError):
+        Job.model_validate({"job_id": job_id, "image": "aGk="})
+    assert Job.model_validate({"job_id": "0f" * 16, "image": "aGk="}).job_id == "0f" * 16

@@ -18,6 +18,7 @@ from captionbot.core.registry import (
     RegistryUnavailable,
     VersionCorrupt,
     gate_refusal,
+    validate_version,
 )
 from captionbot.core.registry.local import LocalRegistry
 from captionbot.core.registry.s3 import S3Registry
@@ -183,3 +184,10 @@ def test_the_quality_gate_names_both_figures_and_keeps_to_one_split():
     assert gate_refusal("v2", {"split": "val", "CIDEr": 0.50}, "v1", live, margin=0.02) is not None  # val vs val
     assert gate_refusal("v2", {}, "v1", live, margin=0.02) is None  # nothing recorded to compare
     assert gate_refusal("v2", {"test": {"CIDEr": 0.1}}, None, {}, margin=0.02) is None  # nothing live
+
+
+@pytest.mark.parametrize("name", ["v1\n", "v1\nv2", "../v1", "", "-v1", "v" * 65])
+def test_a_version_name_is_a_whole_plain_folder_name(name):
+    with pytest.raises(InvalidVersion, match="not a valid version name"):
+        validate_version(name)
+    assert validate_version("flickr8k-20261129-1403") == "flickr8k-20261129-1403"

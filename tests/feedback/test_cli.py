@@ -115,6 +115,27 @@ def test_export_is_a_kaggle_layout_data_set_that_check_data_reads(cli_env, tmp_p
     assert refused.value.code == 2 and "already exists" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("feedback_db", ["sqlite"], indirect=True)
+def test_an_exported_caption_never_starts_a_spreadsheet_formula_and_reads_back_as_typed(cli_env, tmp_path):
+    from captionbot.training.data import read_kaggle
+
+    typed = ["=1+2 and a red square", "+cmd|' /C calc'!A0 square", "-a blue circle", "@SUM(1+9) circle", "a plain one"]
+
+    async def work(store: FeedbackStore) -> None:
+        for index, text in enumerate(typed):
+            await store.suggest(f"f{index}", caption_reply(image=jpeg(COLOURS[index])), hashed("slack", "9"), text)
+        await store.review([s.id for s in await store.suggestions()], APPROVED)
+
+    with_store(work)
+    target = tmp_path / "from-chat"
+    assert main(["feedback", "export", str(target)]) == 0
+    cells = [row.split(",", 1)[1] for row in (target / "captions.txt").read_text(encoding="utf-8").splitlines()[1:]]
+    read = read_kaggle(target, target / "captions.txt").captions
+    assert sorted(cells) == sorted(["'=1+2 and a red square", "'+cmd|' /C calc'!A0 square", "'-a blue circle",
+                                    "'@SUM(1+9) circle", "a plain one"])
+    assert sorted(caption for captions in read.values() for caption in captions) == sorted(typed)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("feedback_db", ["sqlite"], indirect=True)
 def test_an_export_trains_for_a_few_steps(cli_env, tmp_path):

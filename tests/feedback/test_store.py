@@ -166,3 +166,24 @@ def test_a_second_suggestion_replaces_the_first_and_waits_for_review_again(feedb
 
     (again,) = run(scenario())
     assert again.text == "second try at it" and again.status == PENDING
+
+
+def test_the_sqlite_file_holding_images_is_its_owners_alone(tmp_path, redis_url):
+    settings = Settings(redis_url=redis_url, data_dir=tmp_path / "data", _env_file=None)
+    older = tmp_path / "older"
+    older.mkdir()
+    (older / "feedback.sqlite3").touch(mode=0o644)  # as a bot made it before this rule
+
+    async def modes(data_dir):
+        """Each file's permissions while the database is open and written (its -wal and -shm exist then)."""
+        store = await opened(settings.model_copy(update={"data_dir": data_dir}))
+        try:
+            await store.vote("t1", caption_reply(), "user", "up")
+            return {path.name: path.stat().st_mode & 0o777 for path in data_dir.iterdir()}
+        finally:
+            await store.aclose()
+
+    made, kept = run(modes(settings.data_dir)), run(modes(older))
+    private = {name: 0o600 for name in ("feedback.sqlite3", "feedback.sqlite3-shm", "feedback.sqlite3-wal")}
+    assert made == private and kept == private
+    assert settings.data_dir.stat().st_mode & 0o777 == 0o700

@@ -41,7 +41,7 @@ def test_a_worker_goes_unhealthy_without_redis_and_back_when_it_returns(own_redi
         assert code == 200 and json.loads(body) == {
             "status": "ok",
             "failing": [],
-            "checks": {"redis": "ok", "batching": "ok", "models": "ok"},
+            "checks": {"redis": "ok", "batching": "ok", "models": "ok", "consumer": "ok"},
         }
         code, metrics = get(port, "/metrics")
         assert code == 200 and b"captionbot_jobs_total" in metrics
@@ -71,3 +71,35 @@ def test_a_check_that_fails_or_breaks_names_itself():
     report = json.loads(body)
     assert code == 503 and report["failing"] == ["gateway", "broken"]
     assert report["checks"]["fine"] == "ok" and "ZeroDivisionError" in report["checks"]["broken"]
+
+
+def test_half_open_requests_to_the_health_port_are_closed_and_their_threads_end(redis_url):
+    import socket
+    import threading
+
+    from captionbot.core.health import CONNECTION_TIMEOUT_S
+    from captionbot.core.metrics import serve_metrics
+    from captionbot.core.settings import Settings
+
+    port = free_port()
+    serve_metrics(port, Settings(redis_url=redis_url, _env_file=None))  # METRICS_HOST: loopback unless set
+    assert get(port, "/healthz")[0] == 200
+    before = threading.active_count()
+    held = [socket.create_connection(("127.0.0.1", port)) for _ in range(50)]
+    for sock in held:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\n")  # and never the rest
+        sock.settimeout(CONNECTION_TIMEOUT_S * 6)
+    answered_meanwhile = get(port, "/healthz")[0]
+    closed = [sock.recv(1024) for sock in held]  # b"" once the server gives up on it
+    for sock in held:
+        sock.close()
+    deadline = time.monotonic() + WAIT_S
+    while threading.active_count() > before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert answered_meanwhile == 200
+    assert closed == [b""] * 50
+    assert threading.active_count() <= before
+    with socket.socket() as outside:  # not on every interface: only the loopback address answers
+        host = socket.gethostbyname(socket.gethostname())
+        if not host.startswith("127."):
+            assert outside.connect_ex((host, port)) != 0

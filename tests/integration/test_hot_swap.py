@@ -14,7 +14,7 @@ from captionbot.core.errors import InvalidVersion
 from captionbot.core.jobs import Job
 from captionbot.core.queue import CaptionQueue
 from captionbot.core.registry import Registry
-from tests.fixtures.models import make_tiny_checkpoint
+from tests.fixtures.models import make_pickled_checkpoint, make_tiny_checkpoint
 from tests.fixtures.services import WorkerProcess, service_env, settings_from
 from tests.integration.test_queue import png
 
@@ -39,6 +39,8 @@ def swap_values(redis_url, tiny_checkpoint, tmp_path_factory):
     processor["image_processor"]["size"] = {"height": 32, "width": 32}  # the model still expects 64 px
     (mismatched / "processor_config.json").write_text(json.dumps(processor))
     registry.add_version(mismatched, "wrong-config")
+    registry.add_version(make_pickled_checkpoint(registry.versions_dir / "v2", tmp_path_factory.mktemp("pickled")),
+                         "pickled-weights")
     return {
         "REDIS_URL": redis_url.rsplit("/", 1)[0] + "/2",
         "QUEUE_NAME": f"swap-{uuid.uuid4().hex[:8]}",
@@ -81,7 +83,9 @@ def test_reload_changes_the_version_in_replies_and_current(app, swap_worker):
     assert reload_to(app, "v1").version == "v1"
 
 
-@pytest.mark.parametrize(("version", "says"), [("broken-weights", "could not load"), ("wrong-config", "processor")])
+@pytest.mark.parametrize(("version", "says"), [("broken-weights", "could not load"), ("wrong-config", "processor"),
+                                               ("pickled-weights", "no safetensors weights (model.safetensors); "
+                                                                   "only pytorch_model.bin. Only safetensors")])
 def test_a_broken_version_is_refused_and_the_old_one_keeps_serving(app, swap_worker, version, says):
     before = caption_version(swap_worker.settings)
     reply = reload_to(app, version)
@@ -134,17 +138,20 @@ def test_a_worker_started_after_the_reload_serves_the_new_version(app, swap_work
 
 
 def test_a_restarted_worker_checks_current_as_a_reload_does(app, swap_worker, swap_values, tmp_path):
-    """CURRENT naming a version that a reload refuses (as an unchecked publish could once leave it): a worker
-    started after that refuses it too and serves the version live before it."""
+    """CURRENT naming a version that a reload refuses (as an unchecked publish could once leave it), and before it
+    another: a worker started after that refuses both too and serves the version live before them."""
     registry = Registry(swap_worker.settings.model_dir)
     assert reload_to(app, "v2").status in ("ok", "unchanged")
     assert reload_to(app, "v1").status == "ok"
     assert reload_to(app, "wrong-config").status == "refused"
     registry.set_current("wrong-config")
+    registry.set_current("pickled-weights")
     late = WorkerProcess(settings_from(swap_values), service_env(swap_values), tmp_path / "late.log")
     try:
         late.start()
         assert {reply.worker: reply.version for reply in worker_status(app)}[late.name] == "v1"
+        assert "refused finetuned pickled-weights at start: could not load the finetuned model" in late.log_text()
+        assert "no safetensors weights" in late.log_text()
         assert "refused finetuned wrong-config at start" in late.log_text()
     finally:
         late.stop()

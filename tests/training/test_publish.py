@@ -13,6 +13,7 @@ from captionbot.core.registry import Registry
 from captionbot.training import publish as publish_module
 from captionbot.training.checkpoint import TRAINER_STATE
 from captionbot.training.publish import PublishError, default_version, main, publish
+from tests.fixtures.models import make_pickled_checkpoint
 
 
 def test_publish_copies_best_with_metrics_and_config_and_activates(tiny_run: Path, tmp_path: Path, capsys) -> None:
@@ -122,3 +123,17 @@ def test_activate_refuses_what_a_worker_would_refuse(tiny_run: Path, tmp_path: P
     with pytest.raises(PublishError, match="the workers would refuse .*processor resizes to 8 px"):
         main([str(mismatched), "--version", "bad", "--activate", "--model-dir", str(tmp_path / "models")])
     assert Registry(tmp_path / "models").names() == [] and Registry(tmp_path / "models").current() is None
+
+
+def test_pickled_weights_are_refused_by_publish_and_check_model(tiny_run: Path, tmp_path: Path, capsys) -> None:
+    """A folder whose weights are only `pytorch_model.bin` (a pickle, which could run code as it loads)."""
+    from captionbot.cli import main as captionbot
+
+    pickled = make_pickled_checkpoint(tiny_run / "best", tmp_path / "pickled")
+    with pytest.raises(PublishError, match=r"no safetensors weights \(model.safetensors\); only pytorch_model.bin\."):
+        publish(pickled, tmp_path / "models", "v1")
+    assert Registry(tmp_path / "models").names() == []
+    assert captionbot(["check-model", str(pickled)]) == 1
+    refusal = capsys.readouterr().err
+    assert "refused: could not load the finetuned model from" in refusal
+    assert "Only safetensors are loaded, since pickled weights can run code as they load" in refusal

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Request
 
 from captionbot.api import messages
-from captionbot.api.auth import Caller
+from captionbot.api.limits import Uploader
 from captionbot.api.options import job_choice
 from captionbot.api.problems import ApiError, problem_responses
 from captionbot.api.schemas import CaptionResponse, captions_openapi
@@ -19,10 +19,10 @@ def router(settings: Settings) -> APIRouter:
         "/v1/captions",
         summary="Caption an image",
         response_model=CaptionResponse,
-        responses=problem_responses(400, 401, 413, 415, 422, 429, 500, 503, 504),
+        responses=problem_responses(400, 401, 408, 413, 415, 422, 429, 500, 503, 504),
         openapi_extra=captions_openapi(settings.max_image_bytes),
     )
-    async def create_caption(request: Request, caller: Caller) -> CaptionResponse:
+    async def create_caption(request: Request, caller: Uploader) -> CaptionResponse:
         """One caption with beam search, three `variations`, or both models side by side with `compare`.
 
         The file is refused with a sentence that says why (size, pixels, format, damage), the same sentence the
@@ -33,9 +33,8 @@ def router(settings: Settings) -> APIRouter:
         upload = await read_upload(request, state.settings.max_image_bytes)
         choice = job_choice({**request.query_params, **upload.fields})
         await state.workers.require_worker()
-        job = CaptionRequest(
-            image=upload.image, models=choice.models, mode=choice.mode, options=choice.options, user_id=caller
-        )
+        # No user_id: the caller's rate-limit token was taken before the body was read (`Uploader`).
+        job = CaptionRequest(image=upload.image, models=choice.models, mode=choice.mode, options=choice.options)
         result = (await state.service.caption(job)).raise_for_error()
         return CaptionResponse(job_id=result.job_id, results=result.results, worker=result.worker, options=choice.applied())
 

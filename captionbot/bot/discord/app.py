@@ -15,16 +15,22 @@ from captionbot.bot.fetch import Fetcher
 from captionbot.bot.service import CaptionService
 from captionbot.core.health import Health
 from captionbot.core.metrics import serve_metrics
+from captionbot.core.redis_login import login_refused
 from captionbot.core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
 
 def run() -> int:
-    """Exit status 2 with one line on stderr when the token is missing or refused, or an id setting is bad."""
+    """Exit status 2 with one line on stderr when the token is missing or refused, an id setting is bad, or Redis
+    refuses REDIS_URL's login."""
     settings = get_settings()
     if settings.discord_token is None:
         print(messages.DISCORD_TOKEN_MISSING, file=sys.stderr)
+        return 2
+    refused = login_refused(settings.redis_url.get_secret_value())
+    if refused:
+        print(refused, file=sys.stderr)
         return 2
     try:
         DiscordIds.from_settings(settings)

@@ -19,12 +19,14 @@ FAILURE_COLOUR = discord.Colour.red()
 ALT_TEXT_LIMIT = 1024  # an attachment's description
 TITLE_LIMIT = 256
 DESCRIPTION_LIMIT = 4096
+FIELD_NAME_LIMIT = 256
 FIELD_VALUE_LIMIT = 1024
+EMBEDS_TOTAL_LIMIT = 6000  # every title, description, field, footer and author of a message's embeds together
 FILENAME_LIMIT = 80  # of a file name in a title: ten images' embeds stay well inside the 6000 of one message
 ADMIN_REPORT_LIMIT = 3500  # of the /reload-model and /models descriptions, inside both 4096 and 6000
 
 
-def _clip(text: str, limit: int) -> str:
+def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -41,7 +43,7 @@ def caption_embed(
     captions = [messages.shown_caption(c) for c in model.captions]
     text = "\n".join(f"{i}. {c}" for i, c in enumerate(captions, 1)) if mode == Mode.variations else captions[0]
     default_title = messages.VARIATIONS_TITLE if mode == Mode.variations else messages.CAPTION_TITLE
-    description = _spoiler(_clip(text, DESCRIPTION_LIMIT - 4), spoiler)
+    description = _spoiler(clip(text, DESCRIPTION_LIMIT - 4), spoiler)
     embed = discord.Embed(title=title or default_title, description=description, colour=CAPTION_COLOUR)
     embed.add_field(name=messages.DISCORD_MODEL_FIELD, value=messages.model_label(name, model.version), inline=True)
     embed.add_field(name=messages.DISCORD_TIME_FIELD, value=messages.timing(model.ms, model.queue_ms), inline=True)
@@ -54,7 +56,7 @@ def compare_embed(result: JobResult, *, spoiler: bool = False) -> discord.Embed:
     for name in ("pretrained", "finetuned"):
         model = result.results[name]
         timing = f"\n*{messages.timing(model.ms, model.queue_ms)}*"
-        caption = _clip(messages.shown_caption(model.captions[0]), FIELD_VALUE_LIMIT - len(timing) - 4)
+        caption = clip(messages.shown_caption(model.captions[0]), FIELD_VALUE_LIMIT - len(timing) - 4)
         embed.add_field(
             name=messages.model_label(name, model.version), value=_spoiler(caption, spoiler) + timing, inline=True
         )
@@ -62,7 +64,7 @@ def compare_embed(result: JobResult, *, spoiler: bool = False) -> discord.Embed:
 
 
 def failure_embed(error: CaptionError, title: str = messages.DISCORD_FAILED_TITLE) -> discord.Embed:
-    return discord.Embed(title=title, description=_clip(error.message, DESCRIPTION_LIMIT), colour=FAILURE_COLOUR)
+    return discord.Embed(title=title, description=clip(error.message, DESCRIPTION_LIMIT), colour=FAILURE_COLOUR)
 
 
 def outcome_embeds(outcomes: Sequence[tuple[str, CaptionedOrRefused]]) -> list[discord.Embed]:
@@ -73,7 +75,7 @@ def outcome_embeds(outcomes: Sequence[tuple[str, CaptionedOrRefused]]) -> list[d
         title = messages.CAPTION_TITLE if is_caption else messages.DISCORD_FAILED_TITLE
         if len(outcomes) > 1:
             title = messages.DISCORD_IMAGE_OF.format(title=title, index=index, count=len(outcomes))
-        title = _clip(f"{title} · {_clip(filename, FILENAME_LIMIT)}", TITLE_LIMIT)
+        title = clip(f"{title} · {clip(filename, FILENAME_LIMIT)}", TITLE_LIMIT)
         if is_caption:
             embeds.append(caption_embed(outcome.result, title=title, spoiler=outcome.spoiler))
         else:
@@ -84,11 +86,11 @@ def outcome_embeds(outcomes: Sequence[tuple[str, CaptionedOrRefused]]) -> list[d
 def alt_text(result: JobResult) -> str:
     """The caption to describe the image with: the fine-tuned model's first, else the other model's."""
     model = result.results.get("finetuned") or next(iter(result.results.values()))
-    return _clip(messages.shown_caption(model.captions[0]), ALT_TEXT_LIMIT)
+    return clip(messages.shown_caption(model.captions[0]), ALT_TEXT_LIMIT)
 
 
 def reload_embed(version: str | None, replies: Sequence[WorkerReply]) -> discord.Embed:
-    title = _clip(messages.DISCORD_RELOAD_TITLE.format(version=version or messages.DISCORD_RELOAD_CURRENT), TITLE_LIMIT)
+    title = clip(messages.DISCORD_RELOAD_TITLE.format(version=version or messages.DISCORD_RELOAD_CURRENT), TITLE_LIMIT)
     if not replies:
         return discord.Embed(title=title, description=messages.RELOAD_NO_WORKERS, colour=FAILURE_COLOUR)
     lines = [messages.reload_line(r.worker, r.status, r.version, r.load_s, r.reason) for r in replies]

@@ -35,14 +35,19 @@ class ReviewButton(discord.ui.DynamicItem[discord.ui.Button], template=REVIEW_ID
         return cls(match["action"], int(match["id"]), item.row)
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        cog = interaction.client.get_cog("Feedback")
         if not is_admin(interaction.user, interaction.client.ids):
             await interaction.response.send_message(messages.ADMIN_ONLY, ephemeral=True)
+            return
+        # A /feedback list outlives the setting that made it: after feedback was turned off its buttons still
+        # arrive, and are answered at once (before any defer, so no "thinking…" is left behind).
+        feedback = getattr(interaction.client.get_cog("Feedback"), "feedback", None)
+        if feedback is None:
+            await interaction.response.send_message(messages.FEEDBACK_OFF, ephemeral=True)
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         status = ACTIONS[self.action]
         try:
-            changed = await cog.feedback.store.review([self.suggestion_id], status, guild_scope(interaction))
+            changed = await feedback.store.review([self.suggestion_id], status, guild_scope(interaction))
         except UNREACHABLE:
             await interaction.followup.send(messages.FEEDBACK_UNAVAILABLE, ephemeral=True)
             return

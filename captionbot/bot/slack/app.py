@@ -35,6 +35,7 @@ from captionbot.bot.slack.redact import redact_secrets
 from captionbot.bot.slack.socket_health import socket_check
 from captionbot.bot.slack.threads import ThreadAnswers
 from captionbot.core.metrics import serve_metrics
+from captionbot.core.redis_login import login_refused
 from captionbot.core.settings import Settings, get_settings
 from captionbot.feedback.service import FeedbackService, open_feedback
 
@@ -62,6 +63,7 @@ def _quiet_bolt_notice() -> None:
 class SlackBot:
     app: AsyncApp
     inflight: InFlight
+    feedback: FeedbackService | None = None
 
 
 def web_client(settings: Settings) -> AsyncWebClient:
@@ -100,7 +102,7 @@ def build_app(
     votes.register(app, slack_feedback, inflight)
     review.register(app, slack_feedback, frozenset(settings.slack_admin_user_ids), inflight)
     app.error(inflight.track(answer_error))
-    return SlackBot(app, inflight)
+    return SlackBot(app, inflight, feedback)
 
 
 @asynccontextmanager
@@ -122,9 +124,10 @@ async def open_app(settings: Settings, *, verify_requests: bool) -> AsyncIterato
 
 
 def run(http: bool, port: int) -> int:
-    """Exit status 2 with one line on stderr when a token is missing, mistaken or refused."""
+    """Exit status 2 with one line on stderr when a token is missing, mistaken or refused, or Redis refuses
+    REDIS_URL's login."""
     settings = get_settings()
-    problem = credentials_problem(settings, http)
+    problem = credentials_problem(settings, http) or login_refused(settings.redis_url.get_secret_value())
     if problem:
         print(problem, file=sys.stderr)
         return 2

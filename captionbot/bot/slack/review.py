@@ -1,6 +1,7 @@
 """`/feedback` for SLACK_ADMIN_USER_IDS: this workspace's votes and suggestions, the latest with approve and reject
 buttons. Suggestions are shown as `plain_text`, so nothing a member typed is ever read as mrkdwn."""
 
+import logging
 import re
 from collections.abc import Collection
 
@@ -15,6 +16,8 @@ from captionbot.bot.slack.blocks import SECTION_LIMIT, Block, escape, section
 from captionbot.bot.slack.inflight import InFlight
 from captionbot.bot.slack.votes import SlackFeedback
 from captionbot.feedback.store import APPROVED, REJECTED, PendingSuggestion, ServerScope
+
+log = logging.getLogger(__name__)
 
 REVIEW_ACTION = re.compile(r"^feedback_review_(approve|reject)$")
 STATUSES = {"approve": APPROVED, "reject": REJECTED}
@@ -55,7 +58,12 @@ def register(app: AsyncApp, slack_feedback: SlackFeedback, admin_ids: Collection
             await respond(text=messages.FEEDBACK_OFF, response_type="ephemeral")
             return
         store, where = slack_feedback.feedback.store, await scope()
-        counts, latest = await store.counts(where), await store.suggestions(scope=where, limit=LATEST)
+        try:
+            counts, latest = await store.counts(where), await store.suggestions(scope=where, limit=LATEST)
+        except UNREACHABLE:
+            log.warning("/feedback in workspace %s: the feedback database did not answer", where.server_id)
+            await respond(text=messages.FEEDBACK_DB_UNREACHABLE, response_type="ephemeral")
+            return
         blocks = [section(f"*{messages.FEEDBACK_TITLE}*\n{counts_text(counts)}")]
         for suggestion in latest:
             blocks.extend(suggestion_blocks(suggestion))
@@ -69,6 +77,9 @@ def register(app: AsyncApp, slack_feedback: SlackFeedback, admin_ids: Collection
         await ack()
         if body["user"]["id"] not in admin_ids:
             await respond(text=messages.ADMIN_ONLY, response_type="ephemeral", replace_original=False)
+            return
+        if slack_feedback.feedback is None:  # a /feedback list from before feedback was turned off
+            await respond(text=messages.FEEDBACK_OFF, response_type="ephemeral", replace_original=False)
             return
         suggestion_id, status = int(action["value"]), STATUSES[REVIEW_ACTION.match(action["action_id"])[1]]
         try:

@@ -132,10 +132,13 @@ def register(app: AsyncApp, slack_feedback: SlackFeedback, inflight: InFlight) -
 
     @app.action(SUGGEST_ACTION)
     @inflight.track
-    async def open_form(ack: AsyncAck, body: dict, action: dict, client: AsyncWebClient) -> None:
+    async def open_form(ack: AsyncAck, body: dict, action: dict) -> None:
         await ack()
         view = form_view(action["value"], body.get("response_url"))
-        await client.views_open(trigger_id=body["trigger_id"], view=view)
+        # The app's own client: Bolt's per-request `client` adds `team_id` to every call, which is not one of
+        # views.open's arguments (docs.slack.dev/reference/methods/views.open: view, trigger_id,
+        # interactivity_pointer).
+        await slack_feedback.client.views_open(trigger_id=body["trigger_id"], view=view)
 
     @app.view(FORM)
     @inflight.track

@@ -11,8 +11,10 @@ from captionbot.core.registry.layout import (
     METRICS_FILE,
     PREVIOUS,
     TRAINING_CONFIG_FILE,
+    WeightsNotSafetensors,
     atomic_write_text,
     read_json,
+    require_safetensors,
     validate_new_version,
     validate_version,
 )
@@ -31,9 +33,11 @@ __all__ = [
     "VersionCorrupt",
     "VersionInfo",
     "VersionState",
+    "WeightsNotSafetensors",
     "atomic_write_text",
     "gate_refusal",
     "read_json",
+    "require_safetensors",
     "validate_new_version",
     "validate_version",
 ]

@@ -69,7 +69,7 @@ class LocalRegistry(Registry):
 def _state(path: Path) -> VersionState:
     """Whole: a plain version name with a manifest (or, from before manifests, a config.json). Staging folders
     (`.name.xxxx`) and anything else are unfinished."""
-    whole = bool(VERSION_PATTERN.match(path.name)) and any((path / f).is_file() for f in (MANIFEST_FILE, "config.json"))
+    whole = bool(VERSION_PATTERN.fullmatch(path.name)) and any((path / f).is_file() for f in (MANIFEST_FILE, "config.json"))
     files = [p for p in path.rglob("*") if p.is_file()]
     newest = max((p.stat().st_mtime for p in files), default=path.stat().st_mtime)
     return VersionState(path.name, whole, len(files), newest)

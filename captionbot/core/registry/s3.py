@@ -94,7 +94,7 @@ class S3Registry(Registry):
                     newest[name] = max(newest[name], item["LastModified"].timestamp())
                     if path == MANIFEST_FILE:
                         complete.add(name)
-        return [VersionState(n, n in complete and bool(VERSION_PATTERN.match(n)), files[n], newest[n]) for n in sorted(files)]
+        return [VersionState(n, n in complete and bool(VERSION_PATTERN.fullmatch(n)), files[n], newest[n]) for n in sorted(files)]
 
     def add_version(self, source: Path, name: str, exclude: tuple[str, ...] = ()) -> Manifest:
         self._ensure_bucket()

@@ -4,8 +4,9 @@ discord.py the way Discord does and recording every request it receives, in orde
 It keeps Discord's rules that a bot can get wrong, each as Discord's documentation (github.com/discord/
 discord-api-docs, pages under developers/) states it, cited where it is encoded: a REST call needs the bot token;
 an interaction is acknowledged once, and followups only after that; the first followup after a "thinking" defer
-edits the deferred message and keeps its visibility whatever its own flags say; messages over the content, embed
-and upload limits are refused (400, 413); the gateway closes with 4014 when the bot asks for the message_content
+edits the deferred message and keeps its visibility whatever its own flags say; a "thinking" defer the bot never
+answers is reported (`left_thinking`, which the harness refuses at the end of every test); messages over the
+content, embed (6,000 characters in all) and upload limits are refused (400, 413); the gateway closes with 4014 when the bot asks for the message_content
 intent that the "portal" has not enabled; without that intent, a guild message that does not mention the bot
 arrives with its content and attachments blanked.
 
@@ -159,6 +160,13 @@ class FakeDiscord:
 
     async def wait_for_call(self, predicate: Callable[[Call], bool], timeout: float = 30.0) -> Call:
         return await self.wait_until(lambda: next((c for c in self.calls if predicate(c)), None), timeout)
+
+    def left_thinking(self) -> list[Message]:
+        """Deferred responses never answered. developers/interactions/receiving-and-responding, "Interaction
+        Response Object": DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE (5) "ACK an interaction and edit a response later,
+        the user sees a loading state"; the response must follow within the token's 15 minutes ("Interaction
+        tokens are valid for 15 minutes"), after which the person is left with the loading state and an error."""
+        return [m for m in self.messages if m.loading and not m.deleted]
 
     def calls_to(self, method: str, path_part: str) -> list[Call]:
         return [c for c in self.calls if c.method == method and path_part in c.path]

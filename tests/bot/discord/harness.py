@@ -219,6 +219,16 @@ def replies_to(call: Call, message: dict) -> bool:
     return call.method == "POST" and bool(reference) and str(reference.get("message_id")) == message["id"]
 
 
+async def answered_in_the_end(fake: FakeDiscord, timeout: float) -> None:
+    """Every "thinking…" the bot deferred is answered once its work is over (Discord would show it loading for
+    15 minutes, then fail it): the end of every test with the bot waits for that, and fails when one is left."""
+    try:
+        await fake.wait_until(lambda: not fake.left_thinking(), timeout)
+    except TimeoutError:
+        left = [m.interaction_token for m in fake.left_thinking()]
+        raise AssertionError(f"interactions deferred and never answered (left thinking): {left}") from None
+
+
 @asynccontextmanager
 async def running_bot(
     settings: Settings, *, message_content_allowed: bool = True, **overrides: object
@@ -240,6 +250,7 @@ async def running_bot(
                     if started.done():
                         started.result()
                     yield Harness(fake, bot, settings)
+                    await answered_in_the_end(fake, settings.job_timeout_s + 15)
                 finally:
                     await bot.close()
                     await asyncio.wait_for(started, 10)

@@ -3,6 +3,8 @@ form submissions as Discord sends them. Votes count privately and change; a clic
 counts; a better caption goes through the modal; hostile text is refused or shown escaped; admins review in
 /feedback; a forgotten person is gone; nothing is stored for a reply nobody touches."""
 
+import asyncio
+
 import pytest
 from sqlalchemy import func, select
 
@@ -50,6 +52,13 @@ async def open_form(h: Harness, person, reply: dict) -> dict:
     """Click "Suggest a better caption"; returns the modal the bot answered with (its callback body)."""
     clicked = await click(h, person, sent_message(h, reply), custom_ids(reply)[2])
     return (await h.fake.wait_for_call(lambda c: c is h.callback(clicked))).body
+
+
+async def suggested_and_listed(h: Harness, person, text: str) -> dict:
+    """`person` suggests `text` under a caption of theirs; the /feedback list an admin then gets."""
+    modal = await open_form(h, person, await captioned_reply(h, person))
+    await h.answer(await submit(h, person, modal["data"], text))
+    return (await h.answer(await h.slash(h.admin(), "feedback"))).body
 
 
 async def click_and_answer(h: Harness, person, reply: dict, custom_id: str) -> tuple[dict, dict]:
@@ -149,9 +158,7 @@ async def test_a_better_caption_goes_through_the_form_and_hostile_ones_are_refus
 async def test_admins_review_suggestions_in_feedback_with_buttons(worker, feedback_on):
     async with running_bot(worker.settings, **feedback_on) as h:
         person = h.person()
-        modal = await open_form(h, person, await captioned_reply(h, person))
-        await h.answer(await submit(h, person, modal["data"], "**a red** square @ noon"))
-        listing = (await h.answer(await h.slash(h.admin(), "feedback"))).body
+        listing = await suggested_and_listed(h, person, "**a red** square @ noon")
         approve, reject = custom_ids(listing)
         refused = await click_and_answer(h, person, listing, approve)
         approved = await click_and_answer(h, h.admin(), listing, approve)
@@ -211,3 +218,60 @@ async def test_a_form_opened_before_a_restart_is_stored_after_it(worker, feedbac
         stored = await in_store(after, lambda store: store.suggestions())
     assert answer.body["content"] == messages.FEEDBACK_SUGGESTED
     assert [s.text for s in stored] == ["a red square, after all"]
+
+
+@async_test
+async def test_the_bot_starts_without_its_feedback_database_and_feedback_returns_with_it(worker, late_database):
+    late, database = late_database
+    async with running_bot(worker.settings, feedback_discord_servers=lambda fake: [fake.guild_id], **database) as h:
+        person = h.person()
+        reply = await captioned_reply(h, person)  # captions go on
+        _, vote_while_down = await click_and_answer(h, person, reply, custom_ids(reply)[0])
+        review_while_down = (await h.answer(await h.slash(h.admin(), "feedback"))).body
+        late.come_back()
+        store = h.bot.get_cog("Feedback").feedback.store
+        for _ in range(240):  # tried again in the background, every 2 s at first
+            if store.ready:
+                break
+            await asyncio.sleep(0.5)
+        _, vote_after = await click_and_answer(h, person, reply, custom_ids(reply)[0])
+    assert len(custom_ids(reply)) == 3  # the buttons are kept in Redis: offered all along
+    assert vote_while_down["content"] == messages.FEEDBACK_UNAVAILABLE
+    assert review_while_down["content"] == messages.FEEDBACK_DB_UNREACHABLE
+    assert vote_after["content"] == messages.FEEDBACK_COUNTED
+
+
+@async_test
+async def test_review_buttons_from_before_feedback_was_turned_off_say_so(worker, feedback_on):
+    async with running_bot(worker.settings, **feedback_on) as before:
+        listing = await suggested_and_listed(before, before.person(), "a red square on white")
+        message = sent_message(before, listing)
+    async with running_bot(worker.settings) as after:  # restarted with FEEDBACK_* unset
+        clicked = await click(after, after.admin(), message, custom_ids(listing)[0])
+        answer = await after.answer(clicked)
+    assert answer.body["content"] == messages.FEEDBACK_OFF and answer.ephemeral
+
+
+@async_test
+async def test_the_review_list_stays_inside_the_6000_characters_of_one_message(worker, feedback_on):
+    """Five waiting 200-character suggestions on /compare replies of 50 long words each."""
+    from dataclasses import replace
+
+    from captionbot.feedback.shown import Place
+    from tests.feedback.conftest import compare_reply, jpeg
+
+    long = " ".join(["extraordinarily"] * 50)
+    async with running_bot(worker.settings, **feedback_on) as h:
+        where = Place("discord", str(h.fake.guild_id), h.fake.channel["id"])
+
+        async def fill(store):
+            for index in range(5):
+                reply = replace(compare_reply(long, long, image=jpeg((index * 40, 20, 20))), place=where)
+                await store.suggest(f"long{index}", reply, f"user{index}", f"{index} " + "w" * 198)
+
+        await in_store(h, fill)
+        listing = (await h.answer(await h.slash(h.admin(), "feedback"))).body
+    (embed,) = listing["embeds"]
+    assert len(embed["fields"]) == 5
+    total = len(embed["title"]) + len(embed["description"]) + sum(len(f["name"]) + len(f["value"]) for f in embed["fields"])
+    assert total <= 6000 and all(f["value"].endswith("…") for f in embed["fields"])

@@ -6,9 +6,11 @@ Mode (apps.connections.open, then a websocket that sends envelopes and records t
 Where Slack's documentation states a rule the bot can break, the mock keeps it, cited beside the code: blocks
 are checked with slack_sdk's own Block Kit models and refused as `invalid_blocks`; a message with blocks and a
 blank top-level `text` is noted in `warnings` (notifications would show nothing); files.info and
-chat.postMessage answer the errors their reference pages list for a file or channel the test marks."""
+chat.postMessage answer the errors their reference pages list for a file or channel the test marks; an argument
+a method's reference page does not list is refused as `invalid_arguments`."""
 
 import asyncio
+import inspect
 import itertools
 import json
 import time
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from aiohttp import WSMsgType, web
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
+from slack_sdk.web.async_client import AsyncWebClient
 
 TEAM_ID = "T0CAPTION"
 BOT_USER_ID = "U0CAPBOT"
@@ -43,6 +46,25 @@ def block_problem(blocks: list[dict] | None) -> str | None:
         except SlackObjectFormationError as err:
             return str(err)
     return None
+
+
+# Bolt's own authorization calls auth.test through its per-request client, which adds `team_id` to every call:
+# not the bot's doing, and what every Bolt app sends Slack.
+BOLTS_OWN_ARGUMENTS = {"auth.test": {"team_id"}}
+
+
+def argument_problem(method: str, args: dict) -> str | None:
+    """The arguments `method` does not take. Each method's reference page lists its arguments
+    (docs.slack.dev/reference/methods/<method>, "Arguments"; e.g. views.open: token, view, trigger_id,
+    interactivity_pointer), and slack_sdk's WebClient method of the same name, generated from them, takes exactly
+    those; every method's page lists `invalid_arguments` among its errors."""
+    function = getattr(AsyncWebClient, method.replace(".", "_"), None)
+    if function is None:
+        return None
+    documented = {"token", *inspect.signature(function).parameters, *BOLTS_OWN_ARGUMENTS.get(method, ())}
+    documented -= {"self", "kwargs"}
+    unknown = sorted(set(args) - documented)
+    return f"not arguments of {method}: {', '.join(unknown)}" if unknown else None
 
 
 @dataclass
@@ -221,6 +243,11 @@ class MockSlack:
             return web.json_response({"ok": False, "error": "invalid_auth"})
         if method in self.errors:
             return web.json_response({"ok": False, "error": self.errors[method]})
+        unknown = argument_problem(method, args)
+        if unknown:
+            return web.json_response(
+                {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": [f"[ERROR] {unknown}"]}}
+            )
         refused = self._message_problem(method, args)
         if refused:
             return web.json_response({"ok": False, "error": refused})

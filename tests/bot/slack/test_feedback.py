@@ -2,6 +2,7 @@
 and form submissions as Slack sends them. Votes count privately and change; a click after a restart counts; the
 form stores a better caption and refuses hostile ones in place; admins review with /feedback."""
 
+import asyncio
 import json
 
 import pytest
@@ -57,6 +58,15 @@ async def press(h: Harness, blocks: list[dict], action_id: str, user: str = MEMB
     await h.settle()
     (answer,) = [r for r in h.slack.responses if r["url_id"] == response_url.rsplit("/", 1)[1]]
     return answer
+
+
+async def open_form(h: Harness, blocks: list[dict]) -> dict:
+    """Click "Suggest a better caption"; the form Slack was asked to open."""
+    block, button = next((b, e) for b, e in buttons(blocks) if e["action_id"] == "feedback_suggest")
+    await h.dispatch(block_action(block, button, MEMBER, CHANNEL, h.slack.response_url()))
+    await h.settle()
+    opened = h.slack.called("views.open")[-1]
+    return opened["view"] if isinstance(opened["view"], dict) else json.loads(opened["view"])
 
 
 def test_feedback_is_off_by_default(worker):
@@ -160,11 +170,7 @@ def test_admins_review_suggestions_with_feedback(worker, feedback_on):
     async def scenario():
         async with harness(worker.settings, **feedback_on) as h:
             blocks = await caption_reply(h)
-            block, button = next((b, e) for b, e in buttons(blocks) if e["action_id"] == "feedback_suggest")
-            await h.dispatch(block_action(block, button, MEMBER, CHANNEL, h.slack.response_url()))
-            await h.settle()
-            (opened,) = h.slack.called("views.open")
-            view = opened["view"] if isinstance(opened["view"], dict) else json.loads(opened["view"])
+            view = await open_form(h, blocks)
             await h.dispatch(view_submission(view, MEMBER, "*bold* <@U0ADMIN> no"))  # refused: a mention
             await h.dispatch(view_submission(view, MEMBER, "*bold* red square"))
             await h.settle()
@@ -209,3 +215,45 @@ def test_models_with_many_rated_versions_stays_valid_block_kit(worker, feedback_
 
     approval = run(scenario())[-1]["text"]["text"]
     assert approval.startswith(f"*{messages.APPROVAL_TITLE}*\nFine-tuned · 000-") and "…and " in approval
+
+
+def test_the_app_starts_without_its_feedback_database_and_feedback_returns_with_it(worker, late_database):
+    late, database = late_database
+
+    async def scenario():
+        async with harness(worker.settings, feedback_slack_workspaces=[TEAM_ID], **database) as h:
+            blocks = await caption_reply(h)  # captions go on
+            while_down = await press(h, blocks, "feedback_vote_up")
+            await h.dispatch(h.command("/feedback", user=ADMIN))
+            await h.settle()
+            review_while_down = h.slack.responses[-1]
+            late.come_back()
+            store = h.bot.feedback.store
+            for _ in range(240):  # tried again in the background, every 2 s at first
+                if store.ready:
+                    break
+                await asyncio.sleep(0.5)
+            return blocks, while_down, review_while_down, await press(h, blocks, "feedback_vote_up")
+
+    blocks, while_down, review_while_down, after = run(scenario())
+    assert [e["action_id"] for _, e in buttons(blocks)][0] == "feedback_vote_up"
+    assert while_down["text"] == messages.FEEDBACK_UNAVAILABLE
+    assert review_while_down["text"] == messages.FEEDBACK_DB_UNREACHABLE
+    assert after["text"] == messages.FEEDBACK_COUNTED
+
+
+def test_review_buttons_from_before_feedback_was_turned_off_say_so(worker, feedback_on):
+    async def scenario():
+        async with harness(worker.settings, **feedback_on) as h:
+            blocks = await caption_reply(h)
+            view = await open_form(h, blocks)
+            await h.dispatch(view_submission(view, MEMBER, "a red square on white"))
+            await h.settle()  # the suggestion is stored (and its answer sent) before the list is asked for
+            await h.dispatch(h.command("/feedback", user=ADMIN))
+            await h.settle()
+            listing = h.slack.responses[-1]["blocks"]
+        async with harness(worker.settings) as off:  # restarted with FEEDBACK_* unset
+            return await press(off, listing, "feedback_review_approve", ADMIN)
+
+    answer = run(scenario())
+    assert answer["text"] == messages.FEEDBACK_OFF and answer["response_type"] == "ephemeral"

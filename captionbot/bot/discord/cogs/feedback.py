@@ -14,6 +14,7 @@ from discord.utils import escape_markdown, escape_mentions
 from captionbot.bot import messages
 from captionbot.bot.discord.captioner import Captioned
 from captionbot.bot.discord.checks import NotAdmin, is_admin
+from captionbot.bot.discord.render import EMBEDS_TOTAL_LIMIT, FIELD_NAME_LIMIT, FIELD_VALUE_LIMIT, clip
 from captionbot.bot.discord.replies import answer, tell_privately, think
 from captionbot.bot.discord.review import ReviewButton, guild_scope
 from captionbot.bot.discord.votes import SuggestButton, VoteButton, add_vote_row, answer_form
@@ -27,7 +28,6 @@ log = logging.getLogger(__name__)
 
 MAX_ROWS = 5  # Discord's limit of component rows on a message
 LATEST = 5  # suggestions `/feedback` shows
-FIELD_LIMIT = 1024
 APPROVAL_LIMIT = 2000  # beside /models' report (render.ADMIN_REPORT_LIMIT), inside the 6000 of one message
 
 
@@ -68,13 +68,22 @@ class Feedback(commands.Cog):
             return
         scope = guild_scope(interaction)
         store = self.feedback.store
-        counts, latest = await store.counts(scope), await store.suggestions(scope=scope, limit=LATEST)
+        try:
+            counts, latest = await store.counts(scope), await store.suggestions(scope=scope, limit=LATEST)
+        except UNREACHABLE:
+            log.warning("/feedback in server %s: the feedback database did not answer", interaction.guild_id)
+            await tell_privately(interaction, content=messages.FEEDBACK_DB_UNREACHABLE)
+            return
         embed = discord.Embed(title=messages.FEEDBACK_TITLE, description=counts_text(counts))
+        # Five suggestions of 200 characters on replies of long captions filled 6,405 characters: past the 6,000
+        # Discord takes in one message, so each field's value gets its share of what is left.
+        room = (EMBEDS_TOTAL_LIMIT - len(embed.title) - len(embed.description)) // max(1, len(latest))
+        value_limit = min(FIELD_VALUE_LIMIT, room - FIELD_NAME_LIMIT)
         view = discord.ui.View(timeout=None)
         for row, suggestion in enumerate(latest):
             shown = "\n".join(messages.FEEDBACK_SHOWN.format(caption=plain(c)) for c in suggestion.shown.values())
             name = messages.FEEDBACK_SUGGESTION.format(id=suggestion.id, text=plain(suggestion.text))
-            embed.add_field(name=name[:256], value=shown[:FIELD_LIMIT] or "-", inline=False)
+            embed.add_field(name=clip(name, FIELD_NAME_LIMIT), value=clip(shown, value_limit) or "-", inline=False)
             view.add_item(ReviewButton("approve", suggestion.id, row))
             view.add_item(ReviewButton("reject", suggestion.id, row))
         if not latest:
