@@ -25,6 +25,7 @@ from common import CACHE, base_checkpoint, percentile, sample_jpeg  # noqa: E402
 from captionbot.blip.decoder import TextDecoder  # noqa: E402
 from captionbot.blip.devices import pick_dtype  # noqa: E402
 from captionbot.blip.graphs import Plan, PlanKey, cache_length  # noqa: E402
+from captionbot.blip.search import BeamSearch, Limits  # noqa: E402
 from captionbot.blip.vision import FusedBlipAttention  # noqa: E402
 from captionbot.core.jobs import MODEL_NAMES, Job, Mode, Options  # noqa: E402
 from captionbot.core.settings import BLIP_PROMPT, Settings  # noqa: E402
@@ -81,7 +82,18 @@ def step_ms(loaded, images: int, beams: int, steps: int, ours: bool) -> float:
     patches = (model.config.vision_config.image_size // model.config.vision_config.patch_size) ** 2 + 1
     embeds = torch.randn(images, patches, model.config.vision_config.hidden_size, device=device, dtype=loaded.dtype)
     with torch.inference_mode():
-        if ours:
+        if ours and device.type != "cuda":  # the CPU steps eagerly, in transformers' arithmetic
+            decoder = TextDecoder(model.text_decoder, exact=True)
+            images_keys = decoder.image_keys(embeds)
+            cache = decoder.new_cache(images * beams, loaded.decoding.max_length, images_keys.keys)
+            search = BeamSearch(images, beams, loaded.decoding.max_length, loaded.decoder.eos, device).start(prompt[0])
+            limits = Limits(len(loaded.prompt), 0, loaded.decoding.max_length)
+            at = len(loaded.prompt) + 1
+
+            def one_step():
+                logits = decoder(search.tokens(at), at - 1, cache, images_keys)
+                cache.reorder(search.step(logits, at, limits))
+        elif ours:
             decoder = loaded.decoder.decoder
             length = cache_length(loaded.decoding.max_length, decoder.positions)
             key = PlanKey("beams", beams, images, length, len(loaded.prompt), patches)

@@ -14,7 +14,7 @@ from captionbot.blip import reference
 from captionbot.blip.decoder import KVCache
 from captionbot.blip.decoding import beam_captions, encode_images, token_limits
 from captionbot.blip.loading import ModelSource, load_model
-from captionbot.blip.search import Limits, RowSampler
+from captionbot.blip.search import RowSampler
 from captionbot.blip.serving_decoder import ServingDecoder, supports
 from captionbot.core.jobs import MAX_WORDS
 
