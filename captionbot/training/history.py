@@ -6,7 +6,9 @@
 """
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 from captionbot.core.registry import atomic_write_text
 
@@ -19,13 +21,27 @@ def read_history(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+class Listener(Protocol):
+    """Sees every record as it is written (experiment trackers, a hyperparameter search's pruner)."""
+
+    def record(self, kind: str, record: dict) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class History:
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: Path, listeners: Sequence[Listener] = ()) -> None:
+        self.path, self.listeners = path, list(listeners)
 
     def append(self, kind: str, **record: object) -> None:
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps({"kind": kind, **record}) + "\n")
+        for listener in self.listeners:
+            listener.record(kind, record)
+
+    def close(self) -> None:
+        for listener in self.listeners:
+            listener.close()
 
     def truncate(self, epoch: int) -> None:
         """Forget what happened after `epoch`: a resumed run writes those epochs again."""

@@ -29,7 +29,7 @@ from captionbot.core.registry import TRAINING_CONFIG_FILE, atomic_write_text, re
 from captionbot.training.checkpoint import BEST, epoch_folder, load_trainer_state, prune_checkpoints, write_model_folder
 from captionbot.training.data import DataError, DataSet, load_data
 from captionbot.training.history import FILE as HISTORY_FILE
-from captionbot.training.history import History
+from captionbot.training.history import History, Listener
 from captionbot.training.scratch import write_random_base
 from captionbot.training.options import RECIPE, add_train_arguments, is_random, resolve_train_args
 from captionbot.training.trainer import Trainer, TrainState
@@ -56,8 +56,9 @@ def command(args: argparse.Namespace) -> int:
     return run(resolve_train_args(args))
 
 
-def run(args: argparse.Namespace) -> int:
-    """Train as `args` (resolved by `options.resolve_train_args`) say."""
+def run(args: argparse.Namespace, listeners: Sequence[Listener] = ()) -> int:
+    """Train as `args` (resolved by `options.resolve_train_args`) say; `listeners` see each record of the
+    history as it is written (and are closed when the run ends, however it ends)."""
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
     device = pick_device(args.device)
@@ -85,15 +86,22 @@ def run(args: argparse.Namespace) -> int:
     config = training_config(args, data, processor, start, device)
     atomic_write_text(output / TRAINING_CONFIG_FILE, json.dumps(config, indent=2) + "\n")
 
-    # Resume: optimizer, loss scaler, counters and random generators exactly as they were saved.
-    history = History(output / HISTORY_FILE)
-    if args.resume:
+    history = History(output / HISTORY_FILE, listeners)
+    try:
+        return train_epochs(trainer, args, history, output, config, processor)
+    finally:
+        history.close()
+
+
+def train_epochs(trainer: Trainer, args: argparse.Namespace, history: History, output: Path, config: dict,
+                 processor) -> int:
+    """Resume where asked, then one epoch after another, until --epochs, --max-steps or --early-stop ends it."""
+    data = trainer.data
+    if args.resume:  # optimizer, loss scaler, counters and random generators exactly as they were saved
         resume(trainer, args, history)
     log.info("Training on %d pairs (%d images), validating on %d images, %d optimizer steps per epoch, "
              "%d in all, on %s; captions follow the prompt %r", len(trainer.train_pairs), len(data.splits["train"]),
-             len(data.splits["val"]), trainer.steps_per_epoch, trainer.total_steps, device, args.prompt)
-
-    # The loop: one epoch after another, until --epochs, --max-steps or --early-stop ends it.
+             len(data.splits["val"]), trainer.steps_per_epoch, trainer.total_steps, trainer.device, args.prompt)
     for epoch in range(trainer.state.epoch + 1, args.epochs + 1):
         if early_stopped(args, trainer.state):
             log.info("Stopped early: no better val CIDEr in %d evaluations", args.early_stop)

@@ -93,6 +93,7 @@ class Window:
 class Trainer:
     def __init__(self, args: argparse.Namespace, model, processor, data: DataSet, device: torch.device) -> None:
         self.args, self.model, self.tokenizer, self.device = args, model, processor.tokenizer, device
+        self.data = data
         self.dtype = autocast_dtype(args.precision, device)
         # The model as validation captions with it: the prompt it trains on, in the run's mixed precision.
         self.captioner = captioner("training", "training", model, processor, Decoding(prompt=args.prompt), device,
