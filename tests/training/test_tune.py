@@ -9,7 +9,6 @@ from pathlib import Path
 import optuna
 import pytest
 
-from captionbot.core.errors import UsageError
 from captionbot.training import train, tune
 from captionbot.training.checkpoint import BEST, epoch_checkpoints
 from captionbot.training.history import read_history
@@ -102,10 +101,14 @@ def test_failed_trials_are_recorded_and_the_study_goes_on(shapes_data: Path, tmp
 
 
 def test_trial_folders_of_another_study_are_refused(shapes_data: Path, tmp_path: Path, capsys) -> None:
+    from captionbot.cli import main as cli
+
     output = tmp_path / "taken"
     (output / "trial-000").mkdir(parents=True)
-    with pytest.raises(UsageError, match="holds trial-000, which study 'taken' in this storage did not run"):
-        tune.main(["--data", str(shapes_data), "--output", str(output), "--trials", "1", *FLAGS])
+    with pytest.raises(SystemExit) as exit_info:
+        cli(["tune", "--data", str(shapes_data), "--output", str(output), "--trials", "1", *FLAGS])
+    assert exit_info.value.code == 2
+    assert "holds trial-000, which study 'taken' in this storage did not run" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("flags", "message"), [
