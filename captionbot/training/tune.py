@@ -231,10 +231,14 @@ def check_trial_folders(study: optuna.Study, output: Path) -> None:
                          "not run: give the --storage and --study-name they came from, or another --output")
 
 
+STATE_WORDS = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed", "RUNNING": "running",
+               "WAITING": "waiting"}
+
+
 def counts(study: optuna.Study) -> str:
-    states = [trial.state.name.lower() for trial in study.trials]
-    return ", ".join(f"{states.count(state)} {state}" for state in ("complete", "pruned", "fail", "running")
-                     if state in states) or "none"
+    states = [trial.state.name for trial in study.trials]
+    return ", ".join(f"{states.count(state)} {word}" for state, word in STATE_WORDS.items() if state in states) \
+        or "none"
 
 
 def best_summary(study: optuna.Study, args: argparse.Namespace, output: Path, pairs: int) -> dict:

@@ -6,6 +6,7 @@ and the search's own. Imports nothing heavy: `captionbot --help` must not load t
 """
 
 import argparse
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,10 +48,11 @@ def span(flag: str, log: bool = False, low: float = 0.0, below: float | None = N
             bounds = [float(part) for part in text.split(":")]
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r}: give a number or a range LO:HI, e.g. 1e-6:1e-4") from None
-        if len(bounds) not in (1, 2) or bounds[0] > bounds[-1]:
+        if len(bounds) not in (1, 2) or not all(map(math.isfinite, bounds)) or bounds[0] > bounds[-1]:
             raise argparse.ArgumentTypeError(f"{text!r}: give a number or a range LO:HI with LO <= HI")
         if bounds[0] < low or (log and bounds[0] <= 0) or (below is not None and bounds[-1] >= below):
-            limits = f"above {low:g}" if log else f"from {low:g}" + (f" up to (not including) {below:g}" if below else "")
+            upper = f" up to (not including) {below:g}" if below is not None else ""
+            limits = f"above {low:g}" if log else f"from {low:g}{upper}"
             raise argparse.ArgumentTypeError(f"{text!r}: {flag} must be {limits}")
         return Span(bounds[0], bounds[-1], log=log and bounds[0] < bounds[-1])
 

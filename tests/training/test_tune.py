@@ -94,7 +94,7 @@ def test_failed_trials_are_recorded_and_the_study_goes_on(shapes_data: Path, tmp
     (data / "Flicker8k_Dataset" / broken).write_text("not a picture")
     output = tmp_path / "failing"
     assert tune.main(["--data", str(data), "--output", str(output), "--trials", "2", *FLAGS]) == 1
-    assert "(2 fail)" in capsys.readouterr().err
+    assert "(2 failed)" in capsys.readouterr().err
     trials = load_study(output).trials
     assert [t.state for t in trials] == [optuna.trial.TrialState.FAIL] * 2
     assert all(broken in t.user_attrs["error"] and "not an image" in t.user_attrs["error"] for t in trials)
@@ -114,6 +114,7 @@ def test_trial_folders_of_another_study_are_refused(shapes_data: Path, tmp_path:
 @pytest.mark.parametrize(("flags", "message"), [
     (["--lr", "1e-4:1e-6"], "LO <= HI"),
     (["--lr", "0:1e-4"], "--lr must be above 0"),
+    (["--weight-decay", "nan"], "give a number or a range"),
     (["--label-smoothing", "0:1"], "--label-smoothing must be from 0 up to (not including) 1"),
     (["--batch-size", "16,x"], "give a size or a comma list"),
     (["--warmup", "0.05", "--warmup-steps", "10"], "give one"),
