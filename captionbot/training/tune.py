@@ -69,10 +69,10 @@ def command(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace, pruner: optuna.pruners.BasePruner | None = None) -> int:
     """Run the trials the study still lacks of --trials, then report its best. `pruner` replaces --pruner's."""
     output = Path(args.output)
-    output.mkdir(parents=True, exist_ok=True)
-    # The data once, up front: a missing folder or an empty split stops here, not in every trial.
+    # The data and the flags once, up front: a missing folder or a bad combination stops here, not in every trial.
     pairs = sum(len(example.captions) for example in load_data(args.data).splits["train"]) if args.data else 0
-    train_args(args, fixed_values(args), output / FULL_RUN, args.epochs, pairs)  # the flags' checks, once
+    train_args(args, fixed_values(args), output / FULL_RUN, args.epochs, pairs)
+    output.mkdir(parents=True, exist_ok=True)
     study = open_study(args, output, pruner or make_pruner(args.pruner))
     check_trial_folders(study, output)
     remaining = args.trials - len(study.get_trials(deepcopy=False, states=FINISHED))
