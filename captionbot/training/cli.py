@@ -1,4 +1,4 @@
-"""The training commands of `captionbot`: check-data, train, evaluate, report, publish.
+"""The training commands of `captionbot`: check-data, train, tune, evaluate, report, publish.
 
 Handlers import their module when they run, so `captionbot --help` loads neither torch nor pycocoevalcap.
 """
@@ -9,7 +9,7 @@ import json
 import sys
 from collections.abc import Callable
 
-from captionbot.training import options
+from captionbot.training import options, tune_options
 
 SKIPPED_SHOWN = 20
 
@@ -30,6 +30,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         parser = subparsers.add_parser(name, help=help_text, description=help_text)
         add_arguments(parser)
         parser.set_defaults(func=_reporting_errors(name, handler))
+    tune_help = "search learning rate, warm-up, weight decay, label smoothing and batch size with Optuna trials"
+    tune = subparsers.add_parser("tune", help=tune_help, description=tune_help, conflict_handler="resolve")
+    tune_options.add_tune_arguments(tune)
+    tune.set_defaults(func=_reporting_errors("tune", _runner("tune")))
 
 
 def _runner(module_name: str) -> Callable[[argparse.Namespace], int]:
