@@ -44,8 +44,9 @@ def parse_report_to(text: str) -> list[str]:
 
 
 def missing(name: str) -> UsageError:
+    extra = "training" if name == "tensorboard" else "tracking"
     return UsageError(f"--report-to {name} needs the {PACKAGES[name][0]} package: pip install {PACKAGES[name][0]} "
-                      "(or pip install 'captionbot[training]')")
+                      f"(or pip install 'captionbot[{extra}]')")
 
 
 def open_trackers(names: Sequence[str], output: Path, config: dict) -> list[Listener]:

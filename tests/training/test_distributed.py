@@ -49,12 +49,13 @@ def largest_difference(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -
 
 @pytest.fixture(scope="module")
 def runs(shapes_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """One process with the batch of 16, and two processes with 8 each, from the same random base."""
+    """One process with the batch of 16, and two processes with 8 each (reporting to TensorBoard), from the same
+    random base."""
     root = tmp_path_factory.mktemp("distributed")
     single = root / "single"
     assert main(["--data", str(shapes_data), "--output", str(single), "--batch-size", str(BATCH), *FLAGS]) == 0
     torchrun("--data", str(shapes_data), "--output", str(root / "runs" / "pair"), "--batch-size", str(BATCH // 2),
-             *FLAGS)
+             "--report-to", "tensorboard", *FLAGS)
     return single, root / "runs" / "pair"
 
 
@@ -77,12 +78,13 @@ def test_validation_and_scores_are_gathered_from_both_ranks(runs: tuple[Path, Pa
                 assert b[key] == pytest.approx(a[key], rel=1e-4), (a["kind"], key)
 
 
-def test_rank_zero_alone_writes_one_run_folder(runs: tuple[Path, Path]) -> None:
+def test_rank_zero_alone_writes_one_run_folder_and_reports(runs: tuple[Path, Path]) -> None:
     _, pair = runs
     assert [path.name for path in pair.parent.iterdir()] == ["pair"]
     assert sorted(path.name for path in pair.iterdir()) == [
-        "best", "checkpoint-epoch-0001", "checkpoint-epoch-0002", "metrics.jsonl", "random-init",
+        "best", "checkpoint-epoch-0001", "checkpoint-epoch-0002", "metrics.jsonl", "random-init", "tensorboard",
         "training_config.json"]
+    assert len(list((pair / "tensorboard").iterdir())) == 1, "one tracker, on rank 0"
     assert [r["epoch"] for r in read_history(pair / "metrics.jsonl") if r["kind"] == "epoch"] == [1, 2]
     config = json.loads((pair / "training_config.json").read_text())
     assert config["world_size"] == 2 and config["recipe"]["batch_size"] == BATCH // 2
