@@ -33,7 +33,8 @@ class Listener(Protocol):
 
 
 class History:
-    """metrics.jsonl and its listeners; with no path (a rank other than 0) it keeps nothing."""
+    """metrics.jsonl and its listeners; with no path (a rank other than 0) it keeps nothing and tells nobody,
+    and only closes its listeners."""
 
     def __init__(self, path: Path | None, listeners: Sequence[Listener] = ()) -> None:
         self.path, self.listeners = path, list(listeners)

@@ -63,12 +63,13 @@ def run(args: argparse.Namespace, listeners: Sequence[Listener] = ()) -> int:
     history as it is written (and are closed when the run ends, however it ends), on rank 0 under torchrun."""
     world, device = join(args.device)
     try:
-        return run_in(world, device, args, listeners)
+        return run_process(world, device, args, listeners)
     finally:
         leave(world)
 
 
-def run_in(world: World, device: torch.device, args: argparse.Namespace, listeners: Sequence[Listener]) -> int:
+def run_process(world: World, device: torch.device, args: argparse.Namespace, listeners: Sequence[Listener]) -> int:
+    """This process's part of the run: all of it alone, a rank's under torchrun."""
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(args.seed)
@@ -83,9 +84,9 @@ def run_in(world: World, device: torch.device, args: argparse.Namespace, listene
     resumed = read_json(args.resume / TRAINING_CONFIG_FILE) if args.resume else {}
     start = resumed.get("base_model") or base_model(args, data, output, world)
     if resumed and resumed.get("world_size", 1) != world.size:
+        before, per_process = resumed.get("world_size", 1), args.batch_size * args.grad_accum
         log.warning("Resuming a run of %d processes with %d: each optimizer step now sees %d pairs instead of %d",
-                    resumed.get("world_size", 1), world.size, world.size * args.batch_size * args.grad_accum,
-                    resumed.get("world_size", 1) * args.batch_size * args.grad_accum)
+                    before, world.size, world.size * per_process, before * per_process)
     model_path = args.resume or start
     model, processor = load_pretrained(model_path)
     model.to(device)
@@ -97,11 +98,11 @@ def run_in(world: World, device: torch.device, args: argparse.Namespace, listene
     except PromptError as err:  # a prompt the tokenizer cannot spell or --max-tokens cannot hold
         raise UsageError(f"--prompt {args.prompt!r}: {err}; choose another --prompt (or --max-tokens)") from err
     config = training_config(args, data, processor, start, device, world)
-    if not world.main:  # the history, checkpoints and trackers are rank 0's
-        return train_epochs(trainer, args, History(None), output, config, processor)
-    atomic_write_text(output / TRAINING_CONFIG_FILE, json.dumps(config, indent=2) + "\n")
-
-    history = History(output / HISTORY_FILE, [*listeners, *open_trackers(args.report_to, output, config)])
+    if world.main:
+        atomic_write_text(output / TRAINING_CONFIG_FILE, json.dumps(config, indent=2) + "\n")
+        history = History(output / HISTORY_FILE, [*listeners, *open_trackers(args.report_to, output, config)])
+    else:  # the history, checkpoints and trackers are rank 0's
+        history = History(None, listeners)
     try:
         return train_epochs(trainer, args, history, output, config, processor)
     finally:

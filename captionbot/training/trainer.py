@@ -158,17 +158,21 @@ class Trainer:
                           num_workers=workers, pin_memory=self.device.type == "cuda",
                           persistent_workers=workers > 0, prefetch_factor=4 if workers else None)
 
+    def on_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {key: value.to(self.device, non_blocking=True) for key, value in batch.items()}
+
     def loss(self, batch: dict[str, torch.Tensor], model: torch.nn.Module | None = None) -> torch.Tensor:
-        batch = {key: value.to(self.device, non_blocking=True) for key, value in batch.items()}
+        batch = self.on_device(batch)
         with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype is not None):
             return (model or self.model)(**batch).loss  # mean over the batch's target tokens
 
     def share(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | float:
         """This rank's weight in the batch's mean loss: its target tokens over the mean per rank (1 alone).
-        DDP averages the ranks' gradients, so the weighted means average to the mean over all the tokens."""
+        DDP averages the ranks' gradients, so the weighted means average to the mean over all the tokens.
+        Counted on the device, from the batch already there: no wait for the GPU."""
         if not self.world.distributed:
             return 1.0
-        tokens = target_tokens(batch).to(self.device)
+        tokens = target_tokens(batch)
         return tokens * self.world.size / total(self.world, tokens).clamp(min=1)
 
     def train_epoch(self, epoch: int, history: History) -> float:
@@ -184,6 +188,7 @@ class Trainer:
             # The last optimizer step of an epoch may gather fewer micro-batches: average over those.
             group = min(args.grad_accum, batches - index // args.grad_accum * args.grad_accum)
             final = (index + 1) % args.grad_accum == 0 or index + 1 == batches
+            batch = self.on_device(batch)
             with accumulating(self.trained, final):
                 loss = self.loss(batch, self.trained) * self.share(batch)
                 self.scaler.scale(loss / group).backward()
