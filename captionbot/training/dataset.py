@@ -116,13 +116,22 @@ class PlainPictures:
 
 class EpochSampler(Sampler):
     """(epoch, index) keys, in an order shuffled by (seed, epoch) or in index order. Set `epoch` before each
-    pass: the sampler runs in the main process, so one DataLoader with persistent workers serves every epoch."""
+    pass: the sampler runs in the main process, so one DataLoader with persistent workers serves every epoch.
 
-    def __init__(self, size: int, epoch: int, seed: int, shuffle: bool = True) -> None:
+    With `replicas` processes (torchrun), each takes every `replicas`-th key of the same order from its `rank`
+    on, so batch i of the ranks together is batch i of one process with `replicas` times the batch size. With
+    `even` the order is padded from its start to a multiple of `replicas`, as DistributedSampler does, so every
+    rank takes as many steps; without it (counting, not training) each key is seen once."""
+
+    def __init__(self, size: int, epoch: int, seed: int, shuffle: bool = True, rank: int = 0, replicas: int = 1,
+                 even: bool = True) -> None:
         self.size, self.epoch, self.seed, self.shuffle = size, epoch, seed, shuffle
+        self.rank, self.replicas, self.even = rank, replicas, even
 
     def __len__(self) -> int:
-        return self.size
+        if self.even:
+            return -(-self.size // self.replicas)
+        return len(range(self.rank, self.size, self.replicas))
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
         if self.shuffle:
@@ -130,7 +139,9 @@ class EpochSampler(Sampler):
             order = torch.randperm(self.size, generator=generator).tolist()
         else:
             order = list(range(self.size))
-        return iter([(self.epoch, index) for index in order])
+        if self.even and self.size % self.replicas:
+            order += (order * self.replicas)[: self.replicas - self.size % self.replicas]
+        return iter([(self.epoch, index) for index in order[self.rank::self.replicas]])
 
 
 class CaptionCollator:

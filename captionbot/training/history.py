@@ -3,6 +3,9 @@
     {"kind": "train", "epoch": 1, "step": 10, "loss": 3.1, "lr": 4e-5, "images_per_s": 210.0}
     {"kind": "epoch", "epoch": 1, "step": 63, "train_loss": 3.0, "val_loss": 2.8, "seconds": 31.2}
     {"kind": "eval",  "epoch": 1, "step": 63, "split": "val", "BLEU-4": 0.21, "CIDEr": 0.55, ...}
+    {"kind": "best",  "epoch": 1, "step": 63, "CIDEr": 0.55, "path": "runs/flickr8k/best"}
+
+`best` follows the `eval` whose model became best/. Under torchrun only rank 0 keeps the history.
 """
 
 import json
@@ -30,10 +33,15 @@ class Listener(Protocol):
 
 
 class History:
-    def __init__(self, path: Path, listeners: Sequence[Listener] = ()) -> None:
+    """metrics.jsonl and its listeners; with no path (a rank other than 0) it keeps nothing and tells nobody,
+    and only closes its listeners."""
+
+    def __init__(self, path: Path | None, listeners: Sequence[Listener] = ()) -> None:
         self.path, self.listeners = path, list(listeners)
 
     def append(self, kind: str, **record: object) -> None:
+        if self.path is None:
+            return
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps({"kind": kind, **record}) + "\n")
         for listener in self.listeners:
@@ -45,5 +53,7 @@ class History:
 
     def truncate(self, epoch: int) -> None:
         """Forget what happened after `epoch`: a resumed run writes those epochs again."""
+        if self.path is None:
+            return
         kept = [record for record in read_history(self.path) if record["epoch"] <= epoch]
         atomic_write_text(self.path, "".join(json.dumps(record) + "\n" for record in kept))

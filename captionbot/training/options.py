@@ -94,6 +94,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: on)")
     parser.add_argument("--log-every", type=int, default=10, metavar="N",
                         help="write the training loss to metrics.jsonl every N optimizer steps (default: 10)")
+    parser.add_argument("--report-to", default="none", metavar="TRACKERS",
+                        help="also send the history to none, or a comma list of tensorboard (RUN/tensorboard), mlflow "
+                        "(MLFLOW_TRACKING_URI), wandb (WANDB_MODE=offline for no account) (default: none)")
 
 
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
@@ -178,6 +181,9 @@ def resolve_train_args(args: argparse.Namespace) -> argparse.Namespace:
 
         args.base = get_settings().pretrained_model
     check_train_args(args)
+    from captionbot.training.tracking import parse_report_to
+
+    args.report_to = parse_report_to(args.report_to) if isinstance(args.report_to, str) else list(args.report_to)
     return args
 
 

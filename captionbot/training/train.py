@@ -5,7 +5,8 @@
 One phase after another: data, model, batches and optimizer, resume; then each epoch: train, validation
 loss, every --eval-every epochs the val split captioned and scored (best/ keeps the best CIDEr), every
 --save-every epochs a resumable checkpoint. metrics.jsonl in the run folder keeps the whole history. Flags
-resolve in `options.py`; the steps of a run are `trainer.Trainer`'s.
+resolve in `options.py`; the steps of a run are `trainer.Trainer`'s. Under torchrun every process runs this
+(`distributed.py`); rank 0 alone writes the run folder and reports to the trackers of --report-to.
 """
 
 import argparse
@@ -19,7 +20,6 @@ from pathlib import Path
 import torch
 import transformers
 
-from captionbot.blip.devices import pick_device
 from captionbot.blip.loading import load_pretrained
 from captionbot.blip.pixels import ImageSpec
 from captionbot.blip.prompt import PromptError
@@ -28,10 +28,12 @@ from captionbot.core.errors import UsageError
 from captionbot.core.registry import TRAINING_CONFIG_FILE, atomic_write_text, read_json
 from captionbot.training.checkpoint import BEST, epoch_folder, load_trainer_state, prune_checkpoints, write_model_folder
 from captionbot.training.data import DataError, DataSet, load_data
+from captionbot.training.distributed import World, barrier, join, leave
 from captionbot.training.history import FILE as HISTORY_FILE
 from captionbot.training.history import History, Listener
 from captionbot.training.scratch import write_random_base
 from captionbot.training.options import RECIPE, add_train_arguments, is_random, resolve_train_args
+from captionbot.training.tracking import open_trackers
 from captionbot.training.trainer import Trainer, TrainState
 
 log = logging.getLogger(__name__)
@@ -58,10 +60,18 @@ def command(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace, listeners: Sequence[Listener] = ()) -> int:
     """Train as `args` (resolved by `options.resolve_train_args`) say; `listeners` see each record of the
-    history as it is written (and are closed when the run ends, however it ends)."""
+    history as it is written (and are closed when the run ends, however it ends), on rank 0 under torchrun."""
+    world, device = join(args.device)
+    try:
+        return run_process(world, device, args, listeners)
+    finally:
+        leave(world)
+
+
+def run_process(world: World, device: torch.device, args: argparse.Namespace, listeners: Sequence[Listener]) -> int:
+    """This process's part of the run: all of it alone, a rank's under torchrun."""
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
-    device = pick_device(args.device)
     torch.manual_seed(args.seed)
 
     # Data: split by image, so no val or test image is seen in training under another caption.
@@ -72,7 +82,11 @@ def run(args: argparse.Namespace, listeners: Sequence[Listener] = ()) -> int:
     # Model: the checkpoint being resumed, else the base. A random base is written into the run first, so the
     # run records what it started from and `captionbot report` can compare with it.
     resumed = read_json(args.resume / TRAINING_CONFIG_FILE) if args.resume else {}
-    start = resumed.get("base_model") or base_model(args, data, output)
+    start = resumed.get("base_model") or base_model(args, data, output, world)
+    if resumed and resumed.get("world_size", 1) != world.size:
+        before, per_process = resumed.get("world_size", 1), args.batch_size * args.grad_accum
+        log.warning("Resuming a run of %d processes with %d: each optimizer step now sees %d pairs instead of %d",
+                    before, world.size, world.size * per_process, before * per_process)
     model_path = args.resume or start
     model, processor = load_pretrained(model_path)
     model.to(device)
@@ -80,13 +94,15 @@ def run(args: argparse.Namespace, listeners: Sequence[Listener] = ()) -> int:
 
     # Batches and optimizer: every (image, caption) pair of the train split is one sample.
     try:
-        trainer = Trainer(args, model, processor, data, device)
+        trainer = Trainer(args, model, processor, data, device, world)
     except PromptError as err:  # a prompt the tokenizer cannot spell or --max-tokens cannot hold
         raise UsageError(f"--prompt {args.prompt!r}: {err}; choose another --prompt (or --max-tokens)") from err
-    config = training_config(args, data, processor, start, device)
-    atomic_write_text(output / TRAINING_CONFIG_FILE, json.dumps(config, indent=2) + "\n")
-
-    history = History(output / HISTORY_FILE, listeners)
+    config = training_config(args, data, processor, start, device, world)
+    if world.main:
+        atomic_write_text(output / TRAINING_CONFIG_FILE, json.dumps(config, indent=2) + "\n")
+        history = History(output / HISTORY_FILE, [*listeners, *open_trackers(args.report_to, output, config)])
+    else:  # the history, checkpoints and trackers are rank 0's
+        history = History(None, listeners)
     try:
         return train_epochs(trainer, args, history, output, config, processor)
     finally:
@@ -115,11 +131,16 @@ def train_epochs(trainer: Trainer, args: argparse.Namespace, history: History, o
     return 0
 
 
-def base_model(args: argparse.Namespace, data: DataSet, output: Path) -> str:
+def base_model(args: argparse.Namespace, data: DataSet, output: Path, world: World) -> str:
+    """The base to start from; a random one is written by rank 0 and read by every rank after it."""
     if not is_random(args.base):
         return args.base
-    texts = [caption for example in data.splits["train"] for caption in example.captions] + [args.prompt]
-    return str(write_random_base(args.base, texts, output / "random-init", args.seed))
+    folder = output / "random-init"
+    if world.main:
+        texts = [caption for example in data.splits["train"] for caption in example.captions] + [args.prompt]
+        write_random_base(args.base, texts, folder, args.seed)
+    barrier(world)
+    return str(folder)
 
 
 def configure_model(model, args: argparse.Namespace) -> None:
@@ -129,7 +150,8 @@ def configure_model(model, args: argparse.Namespace) -> None:
         model.vision_model.requires_grad_(False)
 
 
-def training_config(args: argparse.Namespace, data: DataSet, processor, start: str, device: torch.device) -> dict:
+def training_config(args: argparse.Namespace, data: DataSet, processor, start: str, device: torch.device,
+                    world: World) -> dict:
     """What made the checkpoint, and how every reader of it decodes (`decoding`: the prompt it learned)."""
     return {
         "base": args.base,
@@ -146,6 +168,7 @@ def training_config(args: argparse.Namespace, data: DataSet, processor, start: s
         "save_every": args.save_every,
         "early_stop": args.early_stop,
         "device": str(device),
+        "world_size": world.size,  # processes, each with --batch-size pairs a micro-batch
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -184,12 +207,14 @@ def run_epoch(trainer: Trainer, epoch: int, history: History, output: Path, conf
         metrics.update(split="val", **scores)
         if state.best_cider is None or scores["CIDEr"] > state.best_cider:
             state.best_cider, state.best_epoch, state.evals_since_best = scores["CIDEr"], epoch, 0
-            write_model_folder(output / BEST, model, processor, config, metrics)
+            if trainer.world.main:
+                write_model_folder(output / BEST, model, processor, config, metrics)
+                history.append("best", epoch=epoch, step=state.step, CIDEr=scores["CIDEr"], path=str(output / BEST))
         else:
             state.evals_since_best += 1
         log.info("epoch %d: val BLEU-4 %.4f, CIDEr %.4f", epoch, scores["BLEU-4"], scores["CIDEr"])
     log.info("epoch %d: train loss %.4f, val loss %.4f (%.0f s)", epoch, train_loss, val_loss,
              time.perf_counter() - started)
-    if epoch % args.save_every == 0 or last or early_stopped(args, state):
+    if trainer.world.main and (epoch % args.save_every == 0 or last or early_stopped(args, state)):
         write_model_folder(epoch_folder(output, epoch), model, processor, config, metrics, trainer.checkpoint_state())
         prune_checkpoints(output, args.keep_checkpoints)

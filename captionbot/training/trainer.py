@@ -5,6 +5,11 @@ Made for a long GPU run as much as for the CPU tests: losses stay on the device 
 --log-every optimizer steps (never a sync per micro-batch), the DataLoaders and their worker processes live
 for the whole run (persistent, pinned memory on a GPU), and the val split is captioned in bf16/fp16 autocast
 with batched beam search.
+
+Under torchrun (`distributed.py`) each process trains on its shard of every batch through DistributedDataParallel;
+each rank's loss is weighted by its share of the batch's target tokens, so the averaged gradient is the one a
+single process with the whole batch computes. Validation loss and captioning are split over the ranks too, and
+their sums and captions gathered, so the figures are a single process's.
 """
 
 import argparse
@@ -16,7 +21,7 @@ from functools import partial
 
 import torch
 from torch.optim.lr_scheduler import LambdaLR
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
 from captionbot.blip.devices import pick_dtype
@@ -26,6 +31,7 @@ from captionbot.training.augment import Augment
 from captionbot.training.captioning import caption_pictures
 from captionbot.training.checkpoint import restore_rng, rng_state
 from captionbot.training.data import DataSet
+from captionbot.training.distributed import ALONE, World, accumulating, from_main, merged, total, wrap
 from captionbot.training.dataset import (
     IGNORE_INDEX,
     CaptionCollator,
@@ -83,16 +89,20 @@ class Window:
         self.batches += 1
         self.pairs += pairs
 
-    def mean_loss(self) -> float:
-        return float(self.loss_sum) / max(1, self.batches)  # the one device sync of the window
+    def mean_loss(self, world: World = ALONE) -> float:
+        loss_sum = total(world, torch.as_tensor(self.loss_sum)) / world.size  # each rank's share of each batch
+        return float(loss_sum) / max(1, self.batches)  # the one device sync of the window
 
-    def images_per_s(self) -> float:
-        return self.pairs / max(1e-9, time.perf_counter() - self.started)
+    def images_per_s(self, world: World = ALONE) -> float:
+        return self.pairs * world.size / max(1e-9, time.perf_counter() - self.started)
 
 
 class Trainer:
-    def __init__(self, args: argparse.Namespace, model, processor, data: DataSet, device: torch.device) -> None:
+    def __init__(self, args: argparse.Namespace, model, processor, data: DataSet, device: torch.device,
+                 world: World = ALONE) -> None:
         self.args, self.model, self.tokenizer, self.device = args, model, processor.tokenizer, device
+        self.world = world
+        self.trained = wrap(model, world, device)  # what the training step calls: DDP under torchrun
         self.data = data
         self.dtype = autocast_dtype(args.precision, device)
         # The model as validation captions with it: the prompt it trains on, in the run's mixed precision.
@@ -119,9 +129,11 @@ class Trainer:
         self.val_references = {e.image: list(e.captions) for e in val}
         bos = model.config.text_config.bos_token_id
         self.collator = CaptionCollator(self.tokenizer, bos, args.max_tokens, args.prompt)
-        self.train_sampler = EpochSampler(len(self.train_pairs), 1, args.seed, shuffle=True)
+        shard = dict(rank=world.rank, replicas=world.size)
+        self.train_sampler = EpochSampler(len(self.train_pairs), 1, args.seed, shuffle=True, **shard)
         self.train_loader = self.loader(self.train_pairs, self.train_sampler)
-        self.val_loader = self.loader(self.val_pairs, EpochSampler(len(self.val_pairs), 0, args.seed, shuffle=False))
+        self.val_loader = self.loader(self.val_pairs, EpochSampler(len(self.val_pairs), 0, args.seed, shuffle=False,
+                                                                   even=False, **shard))
         # Optimizer, then the schedule: stepped per optimizer step (not micro-batch).
         self.steps_per_epoch = math.ceil(len(self.train_loader) / args.grad_accum)
         self.total_steps = min(self.steps_per_epoch * args.epochs, args.max_steps or math.inf)
@@ -146,10 +158,22 @@ class Trainer:
                           num_workers=workers, pin_memory=self.device.type == "cuda",
                           persistent_workers=workers > 0, prefetch_factor=4 if workers else None)
 
-    def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        batch = {key: value.to(self.device, non_blocking=True) for key, value in batch.items()}
+    def on_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {key: value.to(self.device, non_blocking=True) for key, value in batch.items()}
+
+    def loss(self, batch: dict[str, torch.Tensor], model: torch.nn.Module | None = None) -> torch.Tensor:
+        batch = self.on_device(batch)
         with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype is not None):
-            return self.model(**batch).loss  # mean over the batch's target tokens
+            return (model or self.model)(**batch).loss  # mean over the batch's target tokens
+
+    def share(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | float:
+        """This rank's weight in the batch's mean loss: its target tokens over the mean per rank (1 alone).
+        DDP averages the ranks' gradients, so the weighted means average to the mean over all the tokens.
+        Counted on the device, from the batch already there: no wait for the GPU."""
+        if not self.world.distributed:
+            return 1.0
+        tokens = target_tokens(batch)
+        return tokens * self.world.size / total(self.world, tokens).clamp(min=1)
 
     def train_epoch(self, epoch: int, history: History) -> float:
         """One pass over the shuffled training pairs (or up to --max-steps); the epoch's mean loss."""
@@ -163,25 +187,28 @@ class Trainer:
         for index, batch in enumerate(self.train_loader):
             # The last optimizer step of an epoch may gather fewer micro-batches: average over those.
             group = min(args.grad_accum, batches - index // args.grad_accum * args.grad_accum)
-            loss = self.loss(batch)
-            self.scaler.scale(loss / group).backward()
+            final = (index + 1) % args.grad_accum == 0 or index + 1 == batches
+            batch = self.on_device(batch)
+            with accumulating(self.trained, final):
+                loss = self.loss(batch, self.trained) * self.share(batch)
+                self.scaler.scale(loss / group).backward()
             epoch_loss.add(loss, len(batch["input_ids"]))
             window.add(loss, len(batch["input_ids"]))
             bar.update()
-            if (index + 1) % args.grad_accum and index + 1 != batches:
+            if not final:
                 continue
             lr = self.scheduler.get_last_lr()[0]  # the rate this step uses
             self.optimizer_step()
             if self.state.step % args.log_every == 0:
-                loss_now = window.mean_loss()
+                loss_now, images_per_s = window.mean_loss(self.world), window.images_per_s(self.world)
                 history.append("train", epoch=epoch, step=self.state.step, loss=loss_now, lr=lr,
-                               images_per_s=window.images_per_s())
-                bar.set_postfix(loss=f"{loss_now:.3f}", img_s=f"{window.images_per_s():.0f}")
+                               images_per_s=images_per_s)
+                bar.set_postfix(loss=f"{loss_now:.3f}", img_s=f"{images_per_s:.0f}")
                 window = Window()
             if self.state.step >= self.total_steps:
                 break
         bar.close()
-        return epoch_loss.mean_loss()
+        return epoch_loss.mean_loss(self.world)
 
     def optimizer_step(self) -> None:
         self.scaler.unscale_(self.optimizer)
@@ -200,18 +227,22 @@ class Trainer:
         smoothing, decoder.label_smoothing = decoder.label_smoothing, 0.0
         self.model.eval()
         try:
-            total, tokens = torch.zeros((), device=self.device), 0
-            for batch in self.val_loader:
-                count = int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())  # counted on the CPU copy
-                total += self.loss(batch).float() * count
+            loss_sum, tokens = torch.zeros((), device=self.device), torch.zeros((), device=self.device)
+            for batch in self.val_loader:  # this rank's share of the val pairs
+                count = target_tokens(batch)  # counted on the CPU copy
+                loss_sum += self.loss(batch).float() * count
                 tokens += count
-            return float(total) / max(1, tokens)
+            return float(total(self.world, loss_sum)) / max(1, float(total(self.world, tokens)))
         finally:
             decoder.label_smoothing = smoothing
 
     def score_val(self) -> dict[str, float]:
-        captions = caption_pictures(self.captioner, self.val_pictures, self.args.batch_size * 2)
-        return score(self.val_references, dict(zip(self.val_references, captions)), VAL_METRICS)
+        """Each rank captions its share of the val images; rank 0 scores them all and tells the others."""
+        images, world = list(self.val_references), self.world
+        mine = range(world.rank, len(images), world.size)
+        captions = caption_pictures(self.captioner, Subset(self.val_pictures, mine), self.args.batch_size * 2)
+        by_image = merged(world, {images[i]: caption for i, caption in zip(mine, captions)})
+        return from_main(world, lambda: score(self.val_references, {i: by_image[i] for i in images}, VAL_METRICS))
 
     def checkpoint_state(self) -> dict:
         return {
@@ -230,3 +261,8 @@ class Trainer:
         # The schedule is a function of the step and this run's total: rebuilt at the step reached, it sets the
         # rate of the next step (the saved one's, unless --epochs or --max-steps moved the end).
         self.scheduler = LambdaLR(self.optimizer, self.lr_factor, last_epoch=self.state.step - 1)
+
+
+def target_tokens(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The caption tokens a batch's loss is the mean over (the model predicts from the second on)."""
+    return (batch["labels"][:, 1:] != IGNORE_INDEX).sum()
