@@ -44,12 +44,22 @@ class History:
             return
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps({"kind": kind, **record}) + "\n")
-        for listener in self.listeners:
-            listener.record(kind, record)
+        self._tell_all(lambda listener: listener.record(kind, record))
 
     def close(self) -> None:
+        self._tell_all(lambda listener: listener.close())
+
+    def _tell_all(self, call) -> None:
+        """Every listener hears it, even after one raised (a pruner stopping the run stops it for all, but the
+        trackers still see the record that stopped it); then the first error goes on."""
+        failed: BaseException | None = None
         for listener in self.listeners:
-            listener.close()
+            try:
+                call(listener)
+            except BaseException as err:  # noqa: BLE001 - re-raised below, after the others have heard
+                failed = failed or err
+        if failed is not None:
+            raise failed
 
     def truncate(self, epoch: int) -> None:
         """Forget what happened after `epoch`: a resumed run writes those epochs again."""
