@@ -109,11 +109,7 @@ def load_model(
 
 def int8_dynamic(model: torch.nn.Module) -> torch.nn.Module:
     """The Linear layers' weights to int8 in place, activations quantized per token as they come (torchao's
-    dynamic int8), several times faster on the CPU. torchao's import-time notes (kernels for other hardware
-    it could not load) are not the user's concern: they are logged only at `-v`."""
-    if not logging.getLogger().isEnabledFor(logging.DEBUG):
-        for noisy in ("torchao", "torch.utils._pytree"):
-            logging.getLogger(noisy).setLevel(logging.ERROR)
+    dynamic int8), several times faster on the CPU."""
     from torchao.quantization import Int8DynamicActivationInt8WeightConfig, quantize_
 
     quantize_(model, Int8DynamicActivationInt8WeightConfig())

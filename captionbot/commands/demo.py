@@ -14,14 +14,13 @@ import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlparse
+
+from captionbot.commands.model_choice import DEMO_DIR, DEMO_PRETRAINED, DEMO_REGISTRY
 
 if TYPE_CHECKING:
     from captionbot.commands.worker_process import WorkerProcess
 
 SAMPLES = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png")
-DEMO_DIR = Path(".demo")
-HUB_PROBE_S = 2.0
 WORKER_START_S = 600.0
 
 
@@ -65,10 +64,11 @@ def sample_photos() -> list[Path]:
 
 def demo_models(settings, demo_dir: Path) -> dict[str, str]:
     """Environment for the demo: the configured models where they load, demo checkpoints where they cannot."""
+    from captionbot.commands.model_choice import pretrained_available
     from captionbot.core.registry import Registry
 
     values = {"PRETRAINED_MODEL": settings.pretrained_model, "MODEL_DIR": str(settings.model_dir)}
-    if not _hub_model_available(settings.pretrained_model):
+    if not pretrained_available(settings.pretrained_model):
         print(
             f"The pretrained model {settings.pretrained_model} cannot be fetched here (offline?), so this demo "
             "runs on small demo models made on this machine: their captions describe coloured shapes, not photos."
@@ -81,43 +81,10 @@ def demo_models(settings, demo_dir: Path) -> dict[str, str]:
     return values
 
 
-def _hub_model_available(model: str) -> bool:
-    """A folder, the Hub cache, or one quick probe of the Hub (no retries, no warnings) before one download."""
-    if Path(model).is_dir():
-        return True
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.utils import logging as hub_logging
-
-    hub_logging.set_verbosity_error()
-    try:
-        hf_hub_download(model, "config.json", local_files_only=True)
-        return True
-    except Exception:  # noqa: BLE001 - not cached: ask the Hub, once
-        pass
-    if os.environ.get("HF_HUB_OFFLINE") == "1" or not _hub_answers():
-        return False
-    try:
-        hf_hub_download(model, "config.json", etag_timeout=HUB_PROBE_S)
-        return True
-    except Exception:  # noqa: BLE001 - any failure means: not reachable from here
-        return False
-
-
-def _hub_answers() -> bool:
-    """One TCP connection to the Hub's host, HUB_PROBE_S at most: offline machines answer in no time or never."""
-    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
-    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
-    try:
-        socket.create_connection((endpoint.hostname, port), timeout=HUB_PROBE_S).close()
-        return True
-    except OSError:
-        return False
-
-
 def _untrained_demo_model(demo_dir: Path) -> Path:
     from captionbot.training.scratch import save_random_blip
 
-    path = demo_dir / "demo-untrained"
+    path = demo_dir / DEMO_PRETRAINED
     if not (path / "config.json").is_file():
         save_random_blip(path, ["a", "the", "on", "in", "of", "with"], seed=0)
     return path
@@ -128,14 +95,14 @@ def _demo_registry(demo_dir: Path) -> Path:
     from captionbot.core.registry import Registry
     from captionbot.training.demo_model import train_demo_model
 
-    registry = Registry(demo_dir / "models")
+    registry = Registry(demo_dir / DEMO_REGISTRY)
     if registry.current() is None:
         print("Training the demo model on synthetic shapes (about a minute, once)…")
         with tempfile.TemporaryDirectory() as scratch:
             trained = train_demo_model(Path(scratch) / "demo")
             registry.add_version(trained, "demo-shapes")
         registry.set_current("demo-shapes")
-    return demo_dir / "models"
+    return demo_dir / DEMO_REGISTRY
 
 
 def _find_redis(url: str) -> tuple[str | None, subprocess.Popen | None]:

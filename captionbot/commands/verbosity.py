@@ -10,8 +10,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-# Libraries that print on their own (progress bars, INFO lines) unless told otherwise.
-CHATTY = ("alembic", "httpx", "urllib3", "huggingface_hub", "transformers", "torchao", "torch.utils._pytree")
+# Libraries that print on their own (progress bars, INFO lines) unless told otherwise: their warnings only.
+CHATTY = ("alembic", "httpx", "urllib3", "huggingface_hub", "transformers")
+# Warnings about the libraries themselves, at every import, nothing a user can act on: only with -v.
+# (torchao, which transformers imports, on kernels for other hardware it could not load.)
+NOTES = ("torchao", "torch.utils._pytree")
 
 
 @dataclass(frozen=True)
@@ -43,12 +46,16 @@ class Verbosity:
     @contextmanager
     def logging_levels(self, command_level: int) -> Iterator[None]:
         """Set the levels for a command, and put back the ones it found (`main` may run more than once)."""
-        loggers = [logging.getLogger(), logging.getLogger("captionbot"), *map(logging.getLogger, CHATTY)]
+        levels = {
+            "": self.root_level,
+            "captionbot": self.own_level(command_level),
+            **dict.fromkeys(CHATTY, self.root_level),
+            **dict.fromkeys(NOTES, logging.DEBUG if self.verbose else logging.ERROR),
+        }
+        loggers = [logging.getLogger(name or None) for name in levels]
         before = [logger.level for logger in loggers]
-        loggers[0].setLevel(self.root_level)
-        loggers[1].setLevel(self.own_level(command_level))
-        for logger in loggers[2:]:
-            logger.setLevel(logging.DEBUG if self.verbose else max(self.root_level, logging.WARNING))
+        for logger, level in zip(loggers, levels.values()):
+            logger.setLevel(level)
         try:
             yield
         finally:
