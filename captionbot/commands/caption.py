@@ -58,10 +58,20 @@ def run(args: argparse.Namespace) -> int:
         results = _in_process(paths, lambda data: Job(image=data, models=models, mode=mode, options=options), engine)
     writer = make_writer(args, sys.stdout, missing if args.compare else {})
     failed = 0
-    for path, result in _progress(zip(paths, results), len(paths), args.verbosity):
+    for path, result in _progress(map(_said_here, paths, results), len(paths), args.verbosity):
         failed += result.error is not None
         writer(str(path), result)
     return 1 if failed or passed_over else 0
+
+
+def _said_here(path: Path, result: JobResult) -> tuple[Path, JobResult]:
+    """A model a worker or the engine could not serve, in this command's words (theirs are a chat user's)."""
+    from captionbot.commands.model_choice import PUBLISH_HINT
+
+    if result.error and result.error.get("code") == "model_unavailable":
+        error = {**result.error, "message": f"That model is not loaded (refused or not published); {PUBLISH_HINT}."}
+        result = result.model_copy(update={"error": error})
+    return path, result
 
 
 def find_images(raw_paths: list[str]) -> tuple[list[Path], list[str]]:

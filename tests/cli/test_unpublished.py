@@ -1,0 +1,68 @@
+"""No fine-tuned model published: `caption` captions with the pretrained one and says so once; `--compare`
+shows the pretrained caption and marks the fine-tuned one as not published, in text, JSON and CSV."""
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from captionbot.cli import main
+from captionbot.core.settings import get_settings
+
+NOT_PUBLISHED = "No fine-tuned model is published in {} (MODEL_DIR); publish one with `captionbot publish RUN_DIR/best --activate`."
+
+
+@pytest.fixture()
+def empty_registry(monkeypatch: pytest.MonkeyPatch, tiny_checkpoint: Path, tmp_path: Path) -> Path:
+    registry = tmp_path / "registry"
+    registry.mkdir()
+    monkeypatch.setenv("PRETRAINED_MODEL", str(tiny_checkpoint))
+    monkeypatch.setenv("MODEL_DIR", str(registry))
+    monkeypatch.setenv("DEVICE", "cpu")
+    monkeypatch.delenv("FINETUNED_MODEL", raising=False)
+    get_settings.cache_clear()
+    yield registry
+    get_settings.cache_clear()
+
+
+def test_caption_falls_back_to_the_pretrained_model_and_says_so_once(empty_registry, workdir, capsys) -> None:
+    status = main(["caption", str(workdir / "photo.jpg"), str(workdir / "photo.jpg")])
+    out, err = capsys.readouterr()
+    assert status == 0
+    assert len(out.splitlines()) == 2 and all(line.startswith(f"{workdir / 'photo.jpg'}: ") for line in out.splitlines())
+    assert err.splitlines()[0] == f"captionbot caption: {NOT_PUBLISHED.format(empty_registry)} Captioning with the pretrained model."
+    assert err.count("No fine-tuned model") == 1 and "admin" not in err
+
+
+def test_compare_marks_the_fine_tuned_side_not_published(empty_registry, workdir, capsys) -> None:
+    photo = str(workdir / "photo.jpg")
+    assert main(["caption", "--compare", "--json", photo]) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert line["results"]["pretrained"]["version"] == "tiny-pretrained0" and len(line["results"]["pretrained"]["captions"]) == 1
+    assert line["results"]["finetuned"] == {"version": None, "captions": [], "error": {
+        "code": "not_published", "message": NOT_PUBLISHED.format(empty_registry)}}
+
+    assert main(["caption", "--compare", "--csv", photo]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert [row[1] for row in rows[1:]] == ["pretrained", "finetuned"]
+    assert rows[2][2:] == ["", "", "", "not_published", NOT_PUBLISHED.format(empty_registry)]
+
+    assert main(["caption", "--compare", photo]) == 0
+    text = capsys.readouterr().out.splitlines()
+    assert text[0] == f"{photo}:" and text[1].startswith("  pretrained (tiny-pretrained0): ")
+    assert text[2] == "  finetuned: not published"
+
+
+def test_a_refused_fine_tuned_model_is_said_in_command_line_words(empty_registry, workdir, tmp_path, monkeypatch,
+                                                                   capsys, caplog, tiny_checkpoint) -> None:
+    from tests.fixtures.models import make_pickled_checkpoint
+
+    monkeypatch.setenv("FINETUNED_MODEL", str(make_pickled_checkpoint(tiny_checkpoint, tmp_path / "pickled")))
+    get_settings.cache_clear()
+    assert main(["caption", str(workdir / "photo.jpg")]) == 1
+    out, _ = capsys.readouterr()
+    assert out == (f"{workdir / 'photo.jpg'}: refused (model_unavailable): That model is not loaded (refused or not "
+                   "published); publish one with `captionbot publish RUN_DIR/best --activate`.\n")
+    assert "no safetensors weights" in caplog.text  # why, logged (on stderr) by the check a worker runs
