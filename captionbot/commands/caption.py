@@ -17,6 +17,7 @@ from captionbot.commands.verbosity import Verbosity
 
 MAX_IN_FLIGHT = 32
 NOT_PUBLISHED = "not_published"  # a compare's fine-tuned side where no fine-tuned model is published
+REDIS_PROBE_S = 2.0
 SUFFIXES_SAID = "JPEG, PNG, WebP, GIF or BMP"
 
 
@@ -125,15 +126,27 @@ def _queue_models(wanted: tuple[str, ...], verbosity: Verbosity):
     a few seconds where none does or Redis does not answer."""
     import redis
     from kombu.exceptions import OperationalError
-    from kombu.utils.url import maskurl
+    from kombu.utils.url import sanitize_url
 
     from captionbot.commands.model_choice import PUBLISH_HINT
     from captionbot.core.celery_config import make_celery
     from captionbot.core.control import no_worker, serving_workers
+    from captionbot.core.redis_login import login_refused
     from captionbot.core.settings import get_settings
 
     settings = get_settings()
-    redis_at = f"Redis at {maskurl(settings.redis_url.get_secret_value())}"
+    url = settings.redis_url.get_secret_value()
+    redis_at = f"Redis at {sanitize_url(url)}"
+    client = redis.Redis.from_url(url, socket_connect_timeout=REDIS_PROBE_S, socket_timeout=REDIS_PROBE_S)
+    try:
+        client.ping()  # once, briefly: Celery would retry a Redis that does not answer for seconds
+    except redis.AuthenticationError as err:
+        raise UsageError(login_refused(url) or f"{redis_at} refused the login") from err
+    except (redis.RedisError, OSError) as err:
+        raise UsageError(f"{redis_at} cannot be reached ({type(err).__name__}); leave out --queue to caption "
+                         "in-process") from err
+    finally:
+        client.close()
     try:
         workers = serving_workers(make_celery(settings), settings.queue_name)
     except (OperationalError, redis.RedisError, OSError) as err:
