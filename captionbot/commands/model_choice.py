@@ -70,7 +70,17 @@ def choose_models(settings: Settings, wanted: tuple[str, ...], demo_dir: Path = 
             )
         updates["pretrained_model"] = str(stand_in)
         demo.add("pretrained")
-    return ModelChoice(settings.model_copy(update=updates), load, finetuned, demo)
+    chosen = settings.model_copy(update=updates)
+    # The demo itself names its models in the environment: they are the demo's all the same.
+    if _same_place(chosen.pretrained_model, demo_dir / DEMO_PRETRAINED):
+        demo.add("pretrained")
+    if _same_place(chosen.model_dir, demo_registry) and not chosen.finetuned_model:
+        demo.add("finetuned")
+    return ModelChoice(chosen, load, finetuned, demo)
+
+
+def _same_place(location: str, path: Path) -> bool:
+    return Path(location).resolve() == path.resolve()
 
 
 def _published(settings: Settings) -> str | None:

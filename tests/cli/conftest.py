@@ -64,3 +64,19 @@ def captionbot(cwd: Path, env: dict[str, str], *args: str, timeout: float = 300)
     done = subprocess.run([sys.executable, "-m", "captionbot", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)
     return Ran(done.returncode, done.stdout, done.stderr)
+
+
+@pytest.fixture()
+def settings_env(monkeypatch: pytest.MonkeyPatch):
+    """`settings_env(NAME=value, …)`: the environment this process's settings are read from, for `main(argv)`;
+    read afresh by the command and after the test."""
+    from captionbot.core.settings import get_settings
+
+    def set_values(**values: str) -> None:
+        monkeypatch.delenv("FINETUNED_MODEL", raising=False)
+        for name, value in {"DEVICE": "cpu", **values}.items():
+            monkeypatch.setenv(name, str(value))
+        get_settings.cache_clear()
+
+    yield set_values
+    get_settings.cache_clear()

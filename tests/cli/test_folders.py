@@ -7,17 +7,11 @@ import pytest
 from PIL import Image
 
 from captionbot.cli import main
-from captionbot.core.settings import get_settings
 
 
 @pytest.fixture()
-def models_env(monkeypatch: pytest.MonkeyPatch, tiny_checkpoint: Path, model_dir: Path) -> None:
-    monkeypatch.setenv("PRETRAINED_MODEL", str(tiny_checkpoint))
-    monkeypatch.setenv("MODEL_DIR", str(model_dir))
-    monkeypatch.setenv("DEVICE", "cpu")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
+def models_env(settings_env, tiny_checkpoint: Path, model_dir: Path) -> None:
+    settings_env(PRETRAINED_MODEL=tiny_checkpoint, MODEL_DIR=model_dir)
 
 
 def test_an_empty_folder_is_said_and_fails(tmp_path: Path, capsys) -> None:

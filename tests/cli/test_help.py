@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from captionbot.cli import build_parser, main
-from captionbot.core.settings import get_settings
 
 
 def command_paths(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -54,7 +53,7 @@ def test_version(capsys) -> None:
     assert exited.value.code == 0 and capsys.readouterr().out == f"captionbot {version('captionbot')}\n"
 
 
-def test_models_prints_counts_as_whole_numbers(monkeypatch, tmp_path: Path, tiny_checkpoint: Path, redis_url: str,
+def test_models_prints_counts_as_whole_numbers(settings_env, tmp_path: Path, tiny_checkpoint: Path, redis_url: str,
                                                capsys) -> None:
     from captionbot.core.registry import Registry
 
@@ -62,11 +61,6 @@ def test_models_prints_counts_as_whole_numbers(monkeypatch, tmp_path: Path, tiny
     (trained / "metrics.json").write_text(json.dumps({"epoch": 6.0, "step": 342.0, "CIDEr": 0.41234, "BLEU-4": 1.0}))
     registry = Registry(tmp_path / "registry")
     registry.add_version(trained, "v6")
-    monkeypatch.setenv("MODEL_DIR", str(tmp_path / "registry"))
-    monkeypatch.setenv("REDIS_URL", redis_url)
-    get_settings.cache_clear()
-    try:
-        assert main(["models"]) == 0
-    finally:
-        get_settings.cache_clear()
+    settings_env(MODEL_DIR=tmp_path / "registry", REDIS_URL=redis_url)
+    assert main(["models"]) == 0
     assert "    v6  epoch 6, step 342, CIDEr 0.412, BLEU-4 1.000\n" in capsys.readouterr().out

@@ -6,19 +6,14 @@ import uuid
 import pytest
 
 from captionbot.cli import main
-from captionbot.core.settings import get_settings
 from tests.cli.conftest import closed_port
 
 
 @pytest.fixture()
-def queue_env(monkeypatch: pytest.MonkeyPatch, redis_url: str) -> str:
+def queue_env(settings_env, redis_url: str) -> str:
     queue = f"nobody-consumes-{uuid.uuid4().hex[:8]}"
-    monkeypatch.setenv("REDIS_URL", redis_url)
-    monkeypatch.setenv("QUEUE_NAME", queue)
-    monkeypatch.setenv("JOB_TIMEOUT_S", "600")  # were the job sent, the test would hang, not pass
-    get_settings.cache_clear()
-    yield queue
-    get_settings.cache_clear()
+    settings_env(REDIS_URL=redis_url, QUEUE_NAME=queue, JOB_TIMEOUT_S=600)  # were a job sent, the test would hang
+    return queue
 
 
 def test_no_worker_on_the_queue_is_said_at_once(queue_env: str, redis_url: str, workdir, capsys) -> None:
@@ -30,9 +25,8 @@ def test_no_worker_on_the_queue_is_said_at_once(queue_env: str, redis_url: str, 
                    "start one with `captionbot worker`, or leave out --queue to caption in-process\n")
 
 
-def test_redis_not_answering_is_said_without_the_password(queue_env, monkeypatch, workdir, capsys) -> None:
-    monkeypatch.setenv("REDIS_URL", f"redis://:hunter2@127.0.0.1:{closed_port()}/0")
-    get_settings.cache_clear()
+def test_redis_not_answering_is_said_without_the_password(queue_env, settings_env, workdir, capsys) -> None:
+    settings_env(REDIS_URL=f"redis://:hunter2@127.0.0.1:{closed_port()}/0")
     with pytest.raises(SystemExit) as exited:
         main(["caption", "--queue", str(workdir / "photo.jpg")])
     _, err = capsys.readouterr()

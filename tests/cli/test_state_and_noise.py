@@ -35,3 +35,19 @@ def test_the_checkout_ignores_what_the_product_writes_in_it() -> None:
                "data/feedback.sqlite3", "data/api_keys.json", "model-cache/v1/config.json", "runs/r1/metrics.jsonl"]
     done = subprocess.run(["git", "check-ignore", "--no-index", *written], cwd=WORKTREE, capture_output=True, text=True)
     assert done.stdout.splitlines() == written
+
+
+def test_the_demo_training_output_and_its_childrens_go_to_its_log(tmp_path: Path, capfd) -> None:
+    """What `captionbot demo` wraps its training in: Python's prints and a child's stderr (Java's tokenizer)."""
+    import sys
+
+    from captionbot.commands.demo import _output_to
+
+    log = tmp_path / ".demo" / "demo-training.log"
+    with _output_to(log):
+        print("wrote /tmp/scratch-folder/run")
+        subprocess.run([sys.executable, "-c", "import sys; sys.stderr.write('PTBTokenizer tokenized 9 tokens\\n')"])
+    print("after")
+    out, err = capfd.readouterr()
+    assert out == "after\n" and err == ""
+    assert log.read_text() == "wrote /tmp/scratch-folder/run\nPTBTokenizer tokenized 9 tokens\n"

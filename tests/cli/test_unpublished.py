@@ -9,22 +9,16 @@ from pathlib import Path
 import pytest
 
 from captionbot.cli import main
-from captionbot.core.settings import get_settings
 
 NOT_PUBLISHED = "No fine-tuned model is published in {} (MODEL_DIR); publish one with `captionbot publish RUN_DIR/best --activate`."
 
 
 @pytest.fixture()
-def empty_registry(monkeypatch: pytest.MonkeyPatch, tiny_checkpoint: Path, tmp_path: Path) -> Path:
+def empty_registry(settings_env, tiny_checkpoint: Path, tmp_path: Path) -> Path:
     registry = tmp_path / "registry"
     registry.mkdir()
-    monkeypatch.setenv("PRETRAINED_MODEL", str(tiny_checkpoint))
-    monkeypatch.setenv("MODEL_DIR", str(registry))
-    monkeypatch.setenv("DEVICE", "cpu")
-    monkeypatch.delenv("FINETUNED_MODEL", raising=False)
-    get_settings.cache_clear()
-    yield registry
-    get_settings.cache_clear()
+    settings_env(PRETRAINED_MODEL=tiny_checkpoint, MODEL_DIR=registry)
+    return registry
 
 
 def test_caption_falls_back_to_the_pretrained_model_and_says_so_once(empty_registry, workdir, capsys) -> None:
@@ -55,12 +49,12 @@ def test_compare_marks_the_fine_tuned_side_not_published(empty_registry, workdir
     assert text[2] == "  finetuned: not published"
 
 
-def test_a_refused_fine_tuned_model_is_said_in_command_line_words(empty_registry, workdir, tmp_path, monkeypatch,
+def test_a_refused_fine_tuned_model_is_said_in_command_line_words(empty_registry, settings_env, workdir, tmp_path,
                                                                    capsys, caplog, tiny_checkpoint) -> None:
     from tests.fixtures.models import make_pickled_checkpoint
 
-    monkeypatch.setenv("FINETUNED_MODEL", str(make_pickled_checkpoint(tiny_checkpoint, tmp_path / "pickled")))
-    get_settings.cache_clear()
+    pickled = make_pickled_checkpoint(tiny_checkpoint, tmp_path / "pickled")
+    settings_env(PRETRAINED_MODEL=tiny_checkpoint, MODEL_DIR=empty_registry, FINETUNED_MODEL=pickled)
     assert main(["caption", str(workdir / "photo.jpg")]) == 1
     out, _ = capsys.readouterr()
     assert out == (f"{workdir / 'photo.jpg'}: refused (model_unavailable): That model is not loaded (refused or not "
