@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -122,14 +122,12 @@ def _output_to(log: Path | None) -> Iterator[None]:
     sys.stdout.flush()
     sys.stderr.flush()
     saved = [os.dup(1), os.dup(2)]
-    with log.open("wb") as sink:
+    with log.open("w", buffering=1) as sink, redirect_stdout(sink), redirect_stderr(sink):
         os.dup2(sink.fileno(), 1)
         os.dup2(sink.fileno(), 2)
         try:
             yield
         finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
             for fd, original in zip((1, 2), saved):
                 os.dup2(original, fd)
                 os.close(original)
