@@ -60,3 +60,21 @@ def test_a_refused_fine_tuned_model_is_said_in_command_line_words(empty_registry
     assert out == (f"{workdir / 'photo.jpg'}: refused (model_unavailable): That model is not loaded (refused or not "
                    "published); publish one with `captionbot publish RUN_DIR/best --activate`.\n")
     assert "no safetensors weights" in caplog.text  # why, logged (on stderr) by the check a worker runs
+
+
+def test_through_the_queue_too(service_values, settings_env, workdir, tmp_path, capsys) -> None:
+    """Workers that serve no fine-tuned model: `--queue --compare` is the pretrained caption and the mark."""
+    from tests.fixtures.services import WorkerProcess, service_env, settings_from
+
+    values = {**service_values, "QUEUE_NAME": f"unpublished-{tmp_path.name}"[:60], "MODEL_DIR": str(tmp_path / "none")}
+    worker = WorkerProcess(settings_from(values), service_env(values), tmp_path / "worker.log").start()
+    try:
+        settings_env(**values)
+        assert main(["caption", "--queue", "--compare", "--json", str(workdir / "photo.jpg")]) == 0
+    finally:
+        worker.stop()
+    out, err = capsys.readouterr()
+    line = json.loads(out)
+    assert line["results"]["pretrained"]["captions"] and line["results"]["finetuned"]["error"]["code"] == "not_published"
+    assert err == (f"captionbot caption: No fine-tuned model is published for the workers on the queue {values['QUEUE_NAME']}; "
+                   "publish one with `captionbot publish RUN_DIR/best --activate`. Captioning with the pretrained model.\n")
