@@ -1,4 +1,4 @@
-"""CPU workers: int8 dynamic quantization of the Linear layers against fp32, same run, same inputs.
+"""CPU workers: torchao's dynamic int8 quantization of the Linear layers (CPU_INT8) against fp32, same run, same inputs.
 
 Speed on a BLIP-base-shaped model (random weights); whether captions stay sensible on the demo model trained
 here on synthetic shapes (same caption as fp32 on how many test images).
@@ -7,7 +7,6 @@ here on synthetic shapes (same caption as fp32 on how many test images).
 """
 
 import argparse
-import copy
 import sys
 from dataclasses import replace
 import tempfile
@@ -26,10 +25,9 @@ from captionbot.blip.tensors import to_pixel_values  # noqa: E402
 LENGTH = 36  # decoder tokens, the prompt's included: 32 new ones after BLIP's four-token prompt
 
 
-def quantized(loaded):
-    twin = copy.copy(loaded)
-    twin.model = torch.ao.quantization.quantize_dynamic(copy.deepcopy(loaded.model), {torch.nn.Linear}, dtype=torch.qint8)
-    return twin
+def quantized(source: ModelSource):
+    """As a worker with CPU_INT8=true loads it (torchao's dynamic int8, decoded with `generate`)."""
+    return load_model("finetuned", source, torch.device("cpu"), torch.float32, cpu_int8=True)
 
 
 def demo_model() -> Path:
@@ -45,12 +43,13 @@ def main() -> None:
     args = parser.parse_args()
     cpu = torch.device("cpu")
 
-    base = load_model("finetuned", ModelSource(str(base_checkpoint()), "base"), cpu, torch.float32)
+    base_source = ModelSource(str(base_checkpoint()), "base")
+    base = load_model("finetuned", base_source, cpu, torch.float32)
     pixels = torch.randn(1, 3, base.spec.size, base.spec.size)
     # Equal lengths (random weights stop anywhere): compare the work per token, not where each stops.
     fixed = replace(base.decoding, min_length=LENGTH, max_length=LENGTH)
     base_fixed = replace(base, decoding=fixed)
-    int8 = replace(quantized(base), decoding=fixed)
+    int8 = replace(quantized(base_source), decoding=fixed)
     fp32_ms = median_ms(lambda: beam_captions(base_fixed, pixels, beams=3, max_words=20), args.repeat)
     int8_ms = median_ms(lambda: beam_captions(int8, pixels, beams=3, max_words=20), args.repeat)
     print(f"BLIP-base shape, beam 3, {LENGTH - len(base.prompt)} new tokens, CPU ({torch.get_num_threads()} threads), median of {args.repeat}")
@@ -58,8 +57,8 @@ def main() -> None:
 
     from captionbot.training.synthetic import generate
 
-    demo = load_model("finetuned", ModelSource(str(demo_model()), "demo"), cpu, torch.float32)
-    demo_int8 = quantized(demo)
+    demo_source = ModelSource(str(demo_model()), "demo")
+    demo, demo_int8 = load_model("finetuned", demo_source, cpu, torch.float32), quantized(demo_source)
     with tempfile.TemporaryDirectory() as scratch:
         data = generate(Path(scratch) / "shapes", 60)
         images = sorted(data.rglob("*.jpg"))[:60]

@@ -1,8 +1,11 @@
 """Fixtures shared by every test: offline Hugging Face, tiny real checkpoints, the real Redis, a real worker."""
 
 import os
+import tempfile
 
 os.environ["HF_HUB_OFFLINE"] = "1"
+# State a command writes by default (DATA_DIR: the platform's data folder) stays in this run's own folder.
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="captionbot-test-data-")
 os.environ["TRANSFORMERS_VERBOSITY"] = "error"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 

@@ -16,12 +16,11 @@ import redis
 from celery import Celery
 from kombu.exceptions import OperationalError
 
-from captionbot.core.control import WorkerReply, worker_status
+from captionbot.core.control import BROADCAST_TIMEOUT_S, WorkerReply, serving_workers
 from captionbot.core.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
-BROADCAST_TIMEOUT_S = 2.0
 MISSED_CHECKS = 3
 
 
@@ -30,13 +29,6 @@ class WorkerSnapshot:
     workers: list[WorkerReply] = field(default_factory=list)
     checked_at: float = 0.0
     error: str | None = None  # why the check itself failed
-
-
-def serving_workers(app: Celery, queue_name: str) -> list[WorkerReply]:
-    """What each live worker that consumes `queue_name` serves (blocking: about two broadcast timeouts)."""
-    queues = app.control.inspect(timeout=BROADCAST_TIMEOUT_S).active_queues() or {}
-    names = {worker for worker, consumed in queues.items() if any(q.get("name") == queue_name for q in consumed)}
-    return [reply for reply in worker_status(app, BROADCAST_TIMEOUT_S) if reply.worker in names]
 
 
 class WorkerProbe:

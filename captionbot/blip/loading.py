@@ -97,13 +97,23 @@ def load_model(
     decoding = model_decoding(name, source, model, processor.tokenizer)
     model.to(device).eval()
     if cpu_int8 and device.type == "cpu":
-        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        int8_dynamic(model)
+        serving_decoder = False  # int8 weights: decoded with transformers' generate
     if compile_vision and device.type == "cuda":
         model.vision_model.compile()
     loaded = captioner(name, source.version, model, processor, decoding, device, dtype=dtype,
                        serving_decoder=serving_decoder)
     loaded.load_s = time.perf_counter() - started
     return loaded
+
+
+def int8_dynamic(model: torch.nn.Module) -> torch.nn.Module:
+    """The Linear layers' weights to int8 in place, activations quantized per token as they come (torchao's
+    dynamic int8), several times faster on the CPU."""
+    from torchao.quantization import Int8DynamicActivationInt8WeightConfig, quantize_
+
+    quantize_(model, Int8DynamicActivationInt8WeightConfig())
+    return model
 
 
 def captioner(name: str, version: str, model: BlipForConditionalGeneration, processor: BlipProcessor,

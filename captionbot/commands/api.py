@@ -1,6 +1,7 @@
 """`captionbot api` (the HTTP API and web page) and `captionbot api-key create|list|revoke`."""
 
 import argparse
+import logging
 import sys
 
 from captionbot.api.keys import KeyCommandError, KeyStore
@@ -29,6 +30,8 @@ def _api(args: argparse.Namespace) -> int:
     from captionbot.api.server import run
     from captionbot.core.settings import get_settings
 
+    # uvicorn logs through this process's logging: its start and its access log are this service's output.
+    logging.getLogger("uvicorn").setLevel(args.verbosity.own_level(logging.INFO))
     return run(get_settings(), args.host, args.port)
 
 

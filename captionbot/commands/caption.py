@@ -4,6 +4,7 @@ import argparse
 import asyncio
 import csv
 import json
+import logging
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,8 +13,12 @@ from captionbot.core.csv_cells import written_cell
 from captionbot.core.errors import CaptionError, InvalidOptions, UsageError
 from captionbot.core.images import IMAGE_SUFFIXES
 from captionbot.core.jobs import MODEL_NAMES, Job, JobResult, Mode, make_options
+from captionbot.commands.verbosity import Verbosity
 
 MAX_IN_FLIGHT = 32
+NOT_PUBLISHED = "not_published"  # a compare's fine-tuned side where no fine-tuned model is published
+REDIS_PROBE_S = 2.0
+SUFFIXES_SAID = "JPEG, PNG, WebP, GIF or BMP"
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -31,7 +36,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     out = parser.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="one JSON object per image (JSON Lines)")
     out.add_argument("--csv", action="store_true", help="CSV rows: image, model, version, caption, ms, error")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, log_level=logging.WARNING)  # it says itself which models it used
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,39 +44,126 @@ def run(args: argparse.Namespace) -> int:
         options = make_options(beams=args.beams, max_words=args.max_words, temperature=args.temperature)
     except InvalidOptions as err:
         raise UsageError(err.message) from err
-    paths = list(expand_paths(args.paths))
-    models = MODEL_NAMES if args.compare else (args.model,)
+    paths, passed_over = find_images(args.paths)
+    for line in passed_over:
+        print(f"captionbot caption: {line}", file=sys.stderr)
+    if not paths:
+        return 1
+    wanted = MODEL_NAMES if args.compare else (args.model,)
     mode = Mode.variations if args.variations else Mode.single
-    make_job = lambda data: Job(image=data, models=models, mode=mode, options=options)  # noqa: E731
-    results = _via_queue(paths, make_job, args.timeout) if args.queue else _in_process(paths, make_job)
-    writer = make_writer(args, sys.stdout)
+    if args.queue:
+        models, missing = _queue_models(wanted, args.verbosity)
+        results = _via_queue(paths, lambda data: Job(image=data, models=models, mode=mode, options=options), args.timeout)
+    else:
+        models, missing, engine = _in_process_models(wanted, args.verbosity)
+        results = _in_process(paths, lambda data: Job(image=data, models=models, mode=mode, options=options), engine)
+    writer = make_writer(args, sys.stdout, missing if args.compare else {})
     failed = 0
-    for path, result in _progress(zip(paths, results), len(paths)):
+    for path, result in _progress(map(_said_here, paths, results), len(paths), args.verbosity):
         failed += result.error is not None
         writer(str(path), result)
-    return 1 if failed else 0
+    return 1 if failed or passed_over else 0
 
 
-def expand_paths(raw_paths: list[str]) -> Iterator[Path]:
+def _said_here(path: Path, result: JobResult) -> tuple[Path, JobResult]:
+    """A model a worker or the engine could not serve, in this command's words (theirs are a chat user's)."""
+    from captionbot.commands.model_choice import PUBLISH_HINT
+
+    if result.error and result.error.get("code") == "model_unavailable":
+        error = {**result.error, "message": f"That model is not loaded (refused or not published); {PUBLISH_HINT}."}
+        result = result.model_copy(update={"error": error})
+    return path, result
+
+
+def find_images(raw_paths: list[str]) -> tuple[list[Path], list[str]]:
+    """The images to caption, and a line for each folder with none and each file in a folder that is not an
+    image (hidden files and folders, such as `.DS_Store` or `.git`, are left out silently). A file named
+    directly is always tried: the image check says what is wrong with it."""
+    images, passed_over = [], []
     for raw in raw_paths:
         path = Path(raw)
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            files = sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p.relative_to(path)))
+            found = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
+            images += found
+            passed_over += [f"{p}: skipped, not an image ({SUFFIXES_SAID})" for p in files if p not in found]
+            if not found:
+                passed_over.append(f"{raw}: no images in this folder")
         elif path.is_file():
-            yield path
+            images.append(path)
         else:
             raise UsageError(f"{raw}: no such file or folder")
+    return images, passed_over
 
 
-def _in_process(paths: list[Path], make_job: Callable[[bytes], Job]) -> Iterator[JobResult]:
-    from captionbot.core.settings import get_settings
+def _hidden(relative: Path) -> bool:
+    return any(part.startswith(".") for part in relative.parts)
+
+
+def _in_process_models(wanted: tuple[str, ...], verbosity: Verbosity):
+    """The models to ask for, those not published (name -> sentence) and the engine that serves them."""
     from captionbot.blip.loading import ModelLoadError
+    from captionbot.commands.model_choice import choose_models
+    from captionbot.core.settings import get_settings
     from captionbot.worker.startup import build_engine
 
+    choice = choose_models(get_settings(), wanted)
+    models = tuple(name for name in wanted if name in choice.load) or ("pretrained",)
+    missing = {name: choice.not_published() for name in wanted if name not in choice.load}
+    if not verbosity.quiet:
+        if missing:
+            print(f"captionbot caption: {choice.not_published()} Captioning with the pretrained model.", file=sys.stderr)
+        print(f"captionbot caption: {choice.summary()}", file=sys.stderr)
     try:
-        engine = build_engine(get_settings())
+        engine = build_engine(choice.settings, choice.load)
     except ModelLoadError as err:
         raise UsageError(str(err)) from err
+    return models, missing, engine
+
+
+def _queue_models(wanted: tuple[str, ...], verbosity: Verbosity):
+    """As `_in_process_models`, from what the workers that consume the queue serve; `UsageError` within
+    a few seconds where none does or Redis does not answer."""
+    import redis
+    from kombu.exceptions import OperationalError
+    from kombu.utils.url import sanitize_url
+
+    from captionbot.commands.model_choice import PUBLISH_HINT
+    from captionbot.core.celery_config import make_celery
+    from captionbot.core.control import no_worker, serving_workers
+    from captionbot.core.redis_login import login_refused
+    from captionbot.core.settings import get_settings
+
+    settings = get_settings()
+    url = settings.redis_url.get_secret_value()
+    redis_at = f"Redis at {sanitize_url(url)}"
+    client = redis.Redis.from_url(url, socket_connect_timeout=REDIS_PROBE_S, socket_timeout=REDIS_PROBE_S)
+    try:
+        client.ping()  # once, briefly: Celery would retry a Redis that does not answer for seconds
+    except redis.AuthenticationError as err:
+        raise UsageError(login_refused(url) or f"{redis_at} refused the login") from err
+    except (redis.RedisError, OSError) as err:
+        raise UsageError(f"{redis_at} cannot be reached ({type(err).__name__}); leave out --queue to caption "
+                         "in-process") from err
+    finally:
+        client.close()
+    try:
+        workers = serving_workers(make_celery(settings), settings.queue_name)
+    except (OperationalError, redis.RedisError, OSError) as err:
+        raise UsageError(f"{redis_at} cannot be reached ({type(err).__name__}); leave out --queue to caption "
+                         "in-process") from err
+    if not workers:
+        raise UsageError(f"{no_worker(settings.queue_name)} at {redis_at}; start one with `captionbot worker`, "
+                         "or leave out --queue to caption in-process")
+    if any(w.version for w in workers) or "finetuned" not in wanted:
+        return wanted, {}
+    sentence = f"No fine-tuned model is published for the workers on the queue {settings.queue_name}; {PUBLISH_HINT}."
+    if not verbosity.quiet:
+        print(f"captionbot caption: {sentence} Captioning with the pretrained model.", file=sys.stderr)
+    return tuple(name for name in wanted if name != "finetuned") or ("pretrained",), {"finetuned": sentence}
+
+
+def _in_process(paths: list[Path], make_job: Callable[[bytes], Job], engine) -> Iterator[JobResult]:
     try:
         for path in paths:
             yield engine.run(make_job(path.read_bytes()))
@@ -109,36 +201,38 @@ def _via_queue(paths: list[Path], make_job: Callable[[bytes], Job], timeout: flo
         loop.close()
 
 
-def _progress(items: Iterator, total: int) -> Iterator:
-    """A progress bar on a terminal when there are many images; silent in pipes."""
+def _progress(items: Iterator, total: int, verbosity: Verbosity) -> Iterator:
+    """A progress bar on a terminal when there are many images; silent in pipes and with --quiet."""
     from tqdm import tqdm
 
-    return iter(tqdm(items, total=total, unit="image", file=sys.stderr, disable=total < 4 or not sys.stderr.isatty()))
+    return iter(tqdm(items, total=total, unit="image", file=sys.stderr, disable=total < 4 or not verbosity.progress()))
 
 
-def make_writer(args: argparse.Namespace, stream) -> Callable[[str, JobResult], None]:
+def make_writer(args: argparse.Namespace, stream, missing: dict[str, str] | None = None) -> Callable[[str, JobResult], None]:
+    """`missing`: models asked for that are not published (name -> sentence), shown beside each image's captions."""
+    missing = missing or {}
     if args.json:
-        return lambda image, result: print(json.dumps(json_line(image, result), ensure_ascii=False), file=stream, flush=True)
+        return lambda image, result: print(json.dumps(json_line(image, result, missing), ensure_ascii=False), file=stream, flush=True)
     if args.csv:
         rows = csv.writer(stream)
         rows.writerow(["image", "model", "version", "caption", "ms", "error_code", "error_message"])
-        return lambda image, result: rows.writerows(csv_rows(image, result))
-    return lambda image, result: print(text_lines(image, result), file=stream, flush=True)
+        return lambda image, result: rows.writerows(csv_rows(image, result, missing))
+    return lambda image, result: print(text_lines(image, result, missing), file=stream, flush=True)
 
 
-def json_line(image: str, result: JobResult) -> dict:
+def json_line(image: str, result: JobResult, missing: dict[str, str] | None = None) -> dict:
     if result.error is not None:
         return {"image": image, "error": result.error}
-    return {
-        "image": image,
-        "results": {
-            name: {"version": r.version, "captions": r.captions, "ms": round(r.ms), "queue_ms": round(r.queue_ms)}
-            for name, r in result.results.items()
-        },
+    results = {
+        name: {"version": r.version, "captions": r.captions, "ms": round(r.ms), "queue_ms": round(r.queue_ms)}
+        for name, r in result.results.items()
     }
+    for name, sentence in (missing or {}).items():
+        results[name] = {"version": None, "captions": [], "error": {"code": NOT_PUBLISHED, "message": sentence}}
+    return {"image": image, "results": results}
 
 
-def csv_rows(image: str, result: JobResult) -> list[list]:
+def csv_rows(image: str, result: JobResult, missing: dict[str, str] | None = None) -> list[list]:
     """File names and captions are anyone's text: none is written as a spreadsheet formula."""
     if result.error is not None:
         return [[written_cell(image), "", "", "", "", result.error["code"], result.error["message"]]]
@@ -146,15 +240,16 @@ def csv_rows(image: str, result: JobResult) -> list[list]:
         [written_cell(image), name, r.version, written_cell(caption), round(r.ms), "", ""]
         for name, r in result.results.items()
         for caption in r.captions
-    ]
+    ] + [[written_cell(image), name, "", "", "", NOT_PUBLISHED, sentence] for name, sentence in (missing or {}).items()]
 
 
-def text_lines(image: str, result: JobResult) -> str:
+def text_lines(image: str, result: JobResult, missing: dict[str, str] | None = None) -> str:
     if result.error is not None:
         return f"{image}: refused ({result.error['code']}): {result.error['message']}"
-    if len(result.results) == 1 and len(next(iter(result.results.values())).captions) == 1:
+    if not missing and len(result.results) == 1 and len(next(iter(result.results.values())).captions) == 1:
         return f"{image}: {next(iter(result.results.values())).captions[0]}"
     lines = [f"{image}:"]
     for name, r in result.results.items():
         lines += [f"  {name} ({r.version}): {caption}" for caption in r.captions]
+    lines += [f"  {name}: not published" for name in (missing or {})]
     return "\n".join(lines)

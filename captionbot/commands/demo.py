@@ -12,17 +12,20 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlparse
+
+from captionbot.commands.model_choice import DEMO_DIR, DEMO_PRETRAINED, DEMO_REGISTRY
 
 if TYPE_CHECKING:
+    from captionbot.commands.verbosity import Verbosity
     from captionbot.commands.worker_process import WorkerProcess
 
 SAMPLES = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png")
-DEMO_DIR = Path(".demo")
-HUB_PROBE_S = 2.0
 WORKER_START_S = 600.0
+TRAINING_LOG = "demo-training.log"
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -38,18 +41,18 @@ def run(args: argparse.Namespace) -> int:
     settings = get_settings()
     photos = sample_photos()
     env = dict(os.environ)
-    env.update(demo_models(settings, args.dir))
+    env.update(demo_models(settings, args.dir, verbose=args.verbosity.verbose))
     if args.in_process:
-        return _caption(photos, env, queue=False)
+        return _caption(photos, env, queue=False, verbosity=args.verbosity)
     redis_url, redis_process = _find_redis(settings.redis_url.get_secret_value())
     if redis_url is None:
         print("No Redis answers and no redis-server is installed; captioning in-process instead.")
-        return _caption(photos, env, queue=False)
+        return _caption(photos, env, queue=False, verbosity=args.verbosity)
     env["REDIS_URL"] = redis_url
     env["QUEUE_NAME"] = f"demo-{os.getpid()}"
     worker = _start_worker(env)
     try:
-        return _caption(photos, env, queue=True)
+        return _caption(photos, env, queue=True, verbosity=args.verbosity)
     finally:
         worker.stop()
         if redis_process is not None:
@@ -63,79 +66,71 @@ def sample_photos() -> list[Path]:
     return [folder / name for name in SAMPLES if (folder / name).is_file()]
 
 
-def demo_models(settings, demo_dir: Path) -> dict[str, str]:
+def demo_models(settings, demo_dir: Path, verbose: bool = False) -> dict[str, str]:
     """Environment for the demo: the configured models where they load, demo checkpoints where they cannot."""
+    from captionbot.commands.model_choice import pretrained_available
     from captionbot.core.registry import Registry
 
     values = {"PRETRAINED_MODEL": settings.pretrained_model, "MODEL_DIR": str(settings.model_dir)}
-    if not _hub_model_available(settings.pretrained_model):
+    if not pretrained_available(settings.pretrained_model):
         print(
             f"The pretrained model {settings.pretrained_model} cannot be fetched here (offline?), so this demo "
             "runs on small demo models made on this machine: their captions describe coloured shapes, not photos."
         )
         values["PRETRAINED_MODEL"] = str(_untrained_demo_model(demo_dir))
     if Registry(settings.model_dir).current() is None and not settings.finetuned_model:
-        values["MODEL_DIR"] = str(_demo_registry(demo_dir))
+        values["MODEL_DIR"] = str(_demo_registry(demo_dir, verbose))
         print(f"No fine-tuned model is published in {settings.model_dir}; using the demo registry {values['MODEL_DIR']}.")
     values["HF_HUB_OFFLINE"] = os.environ.get("HF_HUB_OFFLINE", "0")
     return values
 
 
-def _hub_model_available(model: str) -> bool:
-    """A folder, the Hub cache, or one quick probe of the Hub (no retries, no warnings) before one download."""
-    if Path(model).is_dir():
-        return True
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.utils import logging as hub_logging
-
-    hub_logging.set_verbosity_error()
-    try:
-        hf_hub_download(model, "config.json", local_files_only=True)
-        return True
-    except Exception:  # noqa: BLE001 - not cached: ask the Hub, once
-        pass
-    if os.environ.get("HF_HUB_OFFLINE") == "1" or not _hub_answers():
-        return False
-    try:
-        hf_hub_download(model, "config.json", etag_timeout=HUB_PROBE_S)
-        return True
-    except Exception:  # noqa: BLE001 - any failure means: not reachable from here
-        return False
-
-
-def _hub_answers() -> bool:
-    """One TCP connection to the Hub's host, HUB_PROBE_S at most: offline machines answer in no time or never."""
-    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
-    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
-    try:
-        socket.create_connection((endpoint.hostname, port), timeout=HUB_PROBE_S).close()
-        return True
-    except OSError:
-        return False
-
-
 def _untrained_demo_model(demo_dir: Path) -> Path:
     from captionbot.training.scratch import save_random_blip
 
-    path = demo_dir / "demo-untrained"
+    path = demo_dir / DEMO_PRETRAINED
     if not (path / "config.json").is_file():
         save_random_blip(path, ["a", "the", "on", "in", "of", "with"], seed=0)
     return path
 
 
-def _demo_registry(demo_dir: Path) -> Path:
-    """A registry whose CURRENT is a tiny model trained here on synthetic shapes (about a minute, once)."""
+def _demo_registry(demo_dir: Path, verbose: bool = False) -> Path:
+    """A registry whose CURRENT is a tiny model trained here on synthetic shapes (about a minute, once). What the
+    training prints (its scores, the tokenizer's lines, its scratch folder) goes to a log unless `-v`."""
     from captionbot.core.registry import Registry
     from captionbot.training.demo_model import train_demo_model
 
-    registry = Registry(demo_dir / "models")
+    registry = Registry(demo_dir / DEMO_REGISTRY)
     if registry.current() is None:
-        print("Training the demo model on synthetic shapes (about a minute, once)…")
-        with tempfile.TemporaryDirectory() as scratch:
+        print("Training the demo model on synthetic shapes (about a minute, once)…", flush=True)
+        log = demo_dir / TRAINING_LOG
+        with tempfile.TemporaryDirectory() as scratch, _output_to(None if verbose else log):
             trained = train_demo_model(Path(scratch) / "demo")
             registry.add_version(trained, "demo-shapes")
         registry.set_current("demo-shapes")
-    return demo_dir / "models"
+        print(f"Trained it (its training log: {log})." if not verbose else "Trained it.")
+    return demo_dir / DEMO_REGISTRY
+
+
+@contextmanager
+def _output_to(log: Path | None) -> Iterator[None]:
+    """This process's stdout and stderr, and its children's (Java's tokenizer), into `log`; None: left alone."""
+    if log is None:
+        yield
+        return
+    log.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with log.open("w", buffering=1) as sink, redirect_stdout(sink), redirect_stderr(sink):
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            for fd, original in zip((1, 2), saved):
+                os.dup2(original, fd)
+                os.close(original)
 
 
 def _find_redis(url: str) -> tuple[str | None, subprocess.Popen | None]:
@@ -176,9 +171,10 @@ def _start_worker(env: dict[str, str]) -> "WorkerProcess":
         raise SystemExit(f"The demo's worker did not start: {err}") from err
 
 
-def _caption(photos: list[Path], env: dict[str, str], queue: bool) -> int:
-    command = [sys.executable, "-m", "captionbot", "caption", "--compare", *map(str, photos)]
+def _caption(photos: list[Path], env: dict[str, str], queue: bool, verbosity: "Verbosity") -> int:
+    command = [sys.executable, "-m", "captionbot", "caption", *verbosity.flags(), "--compare", *map(str, photos)]
     if queue:
         command.insert(4, "--queue")
         print("Captioning through Redis and the worker:")
+    sys.stdout.flush()
     return subprocess.run(command, env=env).returncode

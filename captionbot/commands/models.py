@@ -12,6 +12,7 @@ from captionbot.core.errors import InvalidVersion
 from captionbot.core.registry import PREVIOUS, RegistryError
 
 HOUR_S = 3600.0
+COUNTS = ("epoch", "step", "images", "examples")  # figures a version's metrics.json holds that count things
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -112,7 +113,7 @@ def _models(args: argparse.Namespace) -> int:
         return 0
     print(f"registry {registry.location} (CURRENT: {listing['current'] or 'none'}, before it: {listing['previous'] or 'none'})")
     for v in listing["versions"]:
-        scores = ", ".join(f"{k} {val:.3f}" for k, val in v["metrics"].items() if isinstance(val, int | float))
+        scores = ", ".join(f"{k} {figure(k, val)}" for k, val in v["metrics"].items() if isinstance(val, int | float))
         print(f"  {'*' if v['current'] else ' '} {v['name']}  {scores}")
     for upload in listing["incomplete"]:
         print(f"  unfinished upload {upload['name']}: {upload['files']} files, no manifest "
@@ -125,6 +126,13 @@ def _models(args: argparse.Namespace) -> int:
         for line in approval[0]:
             print(f"  {line}")
     return 0
+
+
+def figure(name: str, value: float) -> str:
+    """A count (epoch 6, step 342) as a whole number, a score to three places (CIDEr 0.412, CIDEr 1.000)."""
+    if isinstance(value, int) or (name in COUNTS and float(value).is_integer()):
+        return str(int(value))
+    return f"{value:.3f}"
 
 
 def _listing(registry) -> dict:

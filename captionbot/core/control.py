@@ -19,6 +19,7 @@ RELOAD_COMMAND = "captionbot_reload"
 STATUS_COMMAND = "captionbot_status"
 RESOLVE_COMMAND = "captionbot_resolve"
 DONE = ("ok", "unchanged", "refused")
+BROADCAST_TIMEOUT_S = 2.0
 
 
 class WorkerReply(BaseModel):
@@ -99,8 +100,20 @@ def resolve_previous(app: Celery, live: list[str], timeout: float = 5.0) -> Work
     return WorkerReply(worker="", status="no_answer", reason="no worker answered to find the previous version")
 
 
-def worker_status(app: Celery, timeout: float = 1.0) -> list[WorkerReply]:
-    """What each live worker serves."""
-    live = live_workers(app, timeout)
+def worker_status(app: Celery, timeout: float = 1.0, live: list[str] | None = None) -> list[WorkerReply]:
+    """What each live worker (or each of `live`) serves."""
+    live = live_workers(app, timeout) if live is None else live
     replies = _gather(app, STATUS_COMMAND, {}, timeout, live) if live else {}
     return [replies.get(name) or WorkerReply(worker=name, status="no_answer") for name in live]
+
+
+def serving_workers(app: Celery, queue_name: str) -> list[WorkerReply]:
+    """What each live worker that consumes `queue_name` serves (blocking: one broadcast timeout, and the
+    time they take to answer). The API's probe and `captionbot caption --queue` ask this."""
+    queues = app.control.inspect(timeout=BROADCAST_TIMEOUT_S).active_queues() or {}
+    names = {worker for worker, consumed in queues.items() if any(q.get("name") == queue_name for q in consumed)}
+    return worker_status(app, BROADCAST_TIMEOUT_S, sorted(names))
+
+
+def no_worker(queue_name: str) -> str:
+    return f"no worker consumes the queue {queue_name}"

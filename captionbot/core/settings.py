@@ -4,7 +4,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from platformdirs import user_cache_dir, user_data_dir
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 IdList = Annotated[list[str], NoDecode]
@@ -49,7 +50,7 @@ class Settings(BaseSettings):
     batch_max_wait_ms: float = Field(10.0, ge=0)
     reload_on_publish: bool = False
     caption_prompt: str = Field(BLIP_PROMPT, max_length=MAX_PROMPT_CHARS)  # for models that record none
-    model_cache_dir: Path = Path("model-cache")
+    model_cache_dir: Path = Field(default_factory=lambda: Path(user_cache_dir("captionbot")) / "model-cache")
     model_cache_keep: int = Field(3, ge=1)
     quality_gate_margin: float = Field(0.02, ge=0)
 
@@ -90,7 +91,8 @@ class Settings(BaseSettings):
     metrics_host: str = "127.0.0.1"
 
     # Feedback (votes and better captions on the bots' replies): off unless a server or channel is listed
-    data_dir: Path = Path("data")
+    # The platform's data folder (~/.local/share/captionbot on Linux), never the folder a command runs in.
+    data_dir: Path = Field(default_factory=lambda: Path(user_data_dir("captionbot")))
     feedback_db_url: SecretStr | None = None  # None: SQLite in DATA_DIR; postgresql+psycopg://… for several hosts
     feedback_user_key: SecretStr | None = None  # the key of the users' hashes; required where feedback is on
     feedback_discord_servers: IdList = []
@@ -103,7 +105,7 @@ class Settings(BaseSettings):
     # HTTP API (`captionbot api`)
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
-    api_keys_file: Path = Path("data/api_keys.json")
+    api_keys_file: Path | None = None  # None: DATA_DIR/api_keys.json
     api_rate_per_minute: int = Field(60, ge=1)
     api_worker_probe_s: float = Field(5.0, gt=0)
     # Only for a network where everyone may caption: the API and its web page then take requests without a key.
@@ -113,6 +115,12 @@ class Settings(BaseSettings):
     api_max_connections: int = Field(1000, ge=1)  # open connections and requests at once; beyond, 503
     api_uploads_per_key: int = Field(4, ge=1)  # caption requests one key may have in flight at once
     forwarded_allow_ips: IdList = []  # proxies whose X-Forwarded-For is believed; empty: none
+
+    @model_validator(mode="after")
+    def _state_in_data_dir(self) -> "Settings":
+        if self.api_keys_file is None:
+            self.api_keys_file = self.data_dir / "api_keys.json"
+        return self
 
     @field_validator("caption_prompt", mode="before")
     @classmethod

@@ -6,11 +6,12 @@ tried, newest first, so a restarted worker serves the last good version rather t
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from captionbot.blip.devices import pick_device, pick_dtype
 from captionbot.blip.loading import LoadedModel, load_model, pretrained_source
+from captionbot.core.jobs import MODEL_NAMES
 from captionbot.core.registry import Registry, RegistryError
 from captionbot.core.settings import Settings
 from captionbot.worker.candidate import REFUSALS, load_folder, prepare_version, refusal_reason
@@ -22,14 +23,18 @@ log = logging.getLogger("captionbot.worker")
 FALLBACKS = 3  # earlier live versions tried when CURRENT is refused at start
 
 
-def build_engine(settings: Settings) -> CaptionEngine:
-    """Raises `ModelLoadError` when the pretrained model cannot be loaded."""
-    device = pick_device(settings.device)
-    dtype = pick_dtype(device)
-    pretrained = load_model("pretrained", pretrained_source(settings), device, dtype, settings.cpu_int8,
-                            settings.serving_decoder, settings.compile_vision)
-    log.info("loaded pretrained %s on %s (%s) in %.1f s", pretrained.version, device, dtype, pretrained.load_s)
-    finetuned = load_finetuned(settings)
+def build_engine(settings: Settings, names: Collection[str] = MODEL_NAMES) -> CaptionEngine:
+    """Raises `ModelLoadError` when the pretrained model cannot be loaded. A worker loads both models; a
+    command that needs one (`captionbot caption --model finetuned`) names it and the other stays unloaded."""
+    pretrained = finetuned = None
+    if "pretrained" in names:
+        device = pick_device(settings.device)
+        dtype = pick_dtype(device)
+        pretrained = load_model("pretrained", pretrained_source(settings), device, dtype, settings.cpu_int8,
+                                settings.serving_decoder, settings.compile_vision)
+        log.info("loaded pretrained %s on %s (%s) in %.1f s", pretrained.version, device, dtype, pretrained.load_s)
+    if "finetuned" in names:
+        finetuned = load_finetuned(settings)
     if finetuned is not None:
         log.info("loaded finetuned %s in %.1f s", finetuned.version, finetuned.load_s)
     return CaptionEngine(settings, {"pretrained": pretrained, "finetuned": finetuned})

@@ -6,6 +6,7 @@ from fastapi.responses import JSONResponse
 
 from captionbot.api.schemas import Check, HealthResponse
 from captionbot.api.workers import WorkerSnapshot
+from captionbot.core.control import no_worker
 
 router = APIRouter()
 
@@ -37,5 +38,5 @@ def workers_check(snapshot: WorkerSnapshot, queue_name: str) -> Check:
     count = len(snapshot.workers)
     if snapshot.error:
         return Check(ok=False, queue=queue_name, count=0, error=snapshot.error, checked_at=snapshot.checked_at)
-    error = {} if count else {"error": f"no worker consumes the queue {queue_name}"}
+    error = {} if count else {"error": no_worker(queue_name)}
     return Check(ok=count > 0, queue=queue_name, count=count, checked_at=snapshot.checked_at, **error)
