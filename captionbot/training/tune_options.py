@@ -133,6 +133,8 @@ def train_argv(args: argparse.Namespace) -> list[str]:
         flag = action.option_strings[0]
         if isinstance(action, argparse.BooleanOptionalAction):
             argv.append(flag if value else "--no-" + flag.removeprefix("--"))
+        elif isinstance(value, list | tuple):  # a resolved comma list (--report-to): back to its spelling
+            argv += [flag, ",".join(map(str, value)) or "none"]
         else:
             argv += [flag, str(value)]
     return argv
