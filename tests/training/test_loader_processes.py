@@ -45,6 +45,30 @@ def test_two_trainings_in_one_process_with_loader_workers_finish(tmp_path: Path)
         assert (tmp_path / run / "best" / "model.safetensors").is_file()
 
 
+def test_training_with_loader_workers_started_as_beside_a_gpu(tmp_path: Path) -> None:
+    """Beside a GPU the workers start by forkserver and get the dataset pickled: the disk store as its file."""
+    done = run_python(f"""
+        from pathlib import Path
+        import torch
+        from captionbot.training import trainer
+        from captionbot.training.synthetic import generate
+        from captionbot.training.train import main
+
+        as_on_a_gpu = trainer.loader_context(torch.device("cuda"))
+        assert as_on_a_gpu.get_start_method() == "forkserver"
+        trainer.loader_context = lambda device: as_on_a_gpu
+        work = Path({str(tmp_path)!r})
+        data = generate(work / "data", images=24, size=(80, 60))
+        assert main(["--data", str(data), "--base", "random:tiny", "--epochs", "1", "--max-steps", "2",
+                     "--batch-size", "8", "--workers", "2", "--output", str(work / "run"),
+                     "--picture-store", "disk"]) == 0
+        print("finished")
+    """)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "finished" in done.stdout
+    assert list((tmp_path / "data" / ".picture-store").glob("*/pixels.u8"))
+
+
 def test_importing_the_trainer_leaves_pycocoevalcap_unloaded() -> None:
     done = run_python("""
         import sys

@@ -5,6 +5,7 @@ import json
 import pickle
 import shutil
 from functools import partial
+from multiprocessing.reduction import ForkingPickler
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +91,16 @@ def test_loader_workers_read_the_disk_store(data: Path, context: str) -> None:
     disk = on_disk(paths, read, "model-32", data / CACHE_DIR)
     assert len(pickle.dumps(disk)) < 4096  # a worker started by forkserver gets the file's name, not the pixels
     loader = DataLoader(disk, batch_size=2, num_workers=2, multiprocessing_context=context)
+    read_by_workers = np.concatenate([batch.numpy() for batch in loader])
+    assert np.array_equal(read_by_workers, np.stack([np.asarray(read(p)) for p in paths]))
+
+
+@pytest.mark.parametrize("context", ["fork", "forkserver"])
+def test_loader_workers_read_the_memory_store_without_a_copy_each(data: Path, context: str) -> None:
+    paths, read = paths_of(data), READS["model-32"]
+    memory = in_memory(paths, read)
+    assert len(ForkingPickler.dumps(memory)) < 4096  # forkserver workers get it through shared memory
+    loader = DataLoader(memory, batch_size=2, num_workers=2, multiprocessing_context=context)
     read_by_workers = np.concatenate([batch.numpy() for batch in loader])
     assert np.array_equal(read_by_workers, np.stack([np.asarray(read(p)) for p in paths]))
 
