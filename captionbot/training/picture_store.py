@@ -5,9 +5,9 @@ the disk store pack the pictures one after another in one flat buffer with an in
 
 The disk store's folder is named by a digest of what made it: each file's path, size and modification time,
 what was read of it (`kind`: model pictures or augmentation pictures, and their side) and Pillow's version.
-A change to any image makes a new folder; the folder of the same digest is reused as it is. It is written
-under a temporary name and renamed into place once whole, so a run killed while writing leaves nothing that
-a later run would take for a store.
+A change to any image makes a new folder (and deletes the one it replaces); the folder of the same digest is
+reused as it is. It is written under a temporary name and renamed into place once whole, so a run killed
+while writing leaves nothing that a later run would take for a store (the next writer deletes it).
 """
 
 import hashlib
@@ -102,6 +102,10 @@ class OnDisk(Packed):
         return OnDisk, (self.paths, self.folder)
 
 
+def digest(value: object) -> str:
+    return hashlib.sha256(json.dumps(value).encode()).hexdigest()[:24]
+
+
 def store_key(paths: Sequence[Path], kind: str) -> str:
     """A digest of what a disk store holds: each file's resolved path, size and mtime; what was read of it;
     Pillow's version (its decoders make the pixels)."""
@@ -109,22 +113,25 @@ def store_key(paths: Sequence[Path], kind: str) -> str:
     for path in paths:
         stat = path.stat()
         files.append([str(path.resolve()), stat.st_size, stat.st_mtime_ns])
-    text = json.dumps({"format": STORE_FORMAT, "kind": kind, "pillow": PIL.__version__, "files": files})
-    return hashlib.sha256(text.encode()).hexdigest()[:24]
+    return digest({"format": STORE_FORMAT, "kind": kind, "pillow": PIL.__version__, "files": files})
 
 
 def on_disk(paths: Sequence[Path], read: Read, kind: str, cache_dir: Path, threads: int = 4) -> OnDisk:
-    """The disk store of these files read this way: the one written before, else written now."""
+    """The disk store of these files read this way: the one written before, else written now (and the stores
+    of the same files written before they changed are deleted)."""
     folder = cache_dir / f"{kind}-{store_key(paths, kind)}"
     if not (folder / META_FILE).is_file():
-        write_store(paths, read, kind, folder, threads)
+        same_files = digest([str(path.resolve()) for path in paths])
+        write_store(paths, read, {"kind": kind, "files": same_files}, folder, threads)
+        remove_superseded(folder, kind, same_files)
     return OnDisk(paths, folder)
 
 
-def write_store(paths: Sequence[Path], read: Read, kind: str, folder: Path, threads: int) -> None:
+def write_store(paths: Sequence[Path], read: Read, meta: dict, folder: Path, threads: int) -> None:
     """Decode into a temporary folder beside `folder`, one picture at a time, and rename it into place whole."""
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
+        remove_abandoned(folder.parent)
         staging = Path(folder.parent / f".{folder.name}.{os.getpid()}")
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
@@ -140,11 +147,38 @@ def write_store(paths: Sequence[Path], read: Read, kind: str, folder: Path, thre
         pixels.flush()
         os.fsync(pixels.fileno())
     np.save(staging / INDEX_FILE, np.array(rows, dtype=np.int64).reshape(-1, 4))
-    (staging / META_FILE).write_text(json.dumps({"kind": kind, "images": len(rows), "bytes": offset}) + "\n")
+    (staging / META_FILE).write_text(json.dumps({**meta, "images": len(rows), "bytes": offset}) + "\n")
     try:
         os.rename(staging, folder)
     except OSError:  # another run wrote the same store first: theirs is as good
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def remove_superseded(folder: Path, kind: str, same_files: str) -> None:
+    """Delete the stores of the same files read the same way from before a file changed (a reader that still
+    maps one keeps its pages until it closes them)."""
+    for other in folder.parent.glob(f"{kind}-*"):
+        if other != folder and (other / META_FILE).is_file():
+            if json.loads((other / META_FILE).read_text()).get("files") == same_files:
+                shutil.rmtree(other, ignore_errors=True)
+
+
+def remove_abandoned(cache_dir: Path) -> None:
+    """Delete the staging folders of runs killed while writing (their process is gone)."""
+    for staging in cache_dir.glob(".*.*"):
+        pid = staging.suffix.removeprefix(".")
+        if pid.isdigit() and not process_exists(int(pid)):
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def open_store(chosen: Plan, split: Split, read: Read, threads: int = 4) -> Packed | Decoded:

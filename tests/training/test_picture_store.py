@@ -62,6 +62,7 @@ def test_the_disk_store_is_reused_and_rebuilt_when_an_image_changes(data: Path) 
     Image.new("RGB", (80, 60), (10, 200, 10)).save(paths[0], quality=90)  # an image changes
     changed = on_disk(paths, read, "model-32", cache)
     assert changed.folder != first.folder
+    assert not first.folder.exists()  # the store of the files as they were is deleted
     assert np.array_equal(changed[0], np.asarray(read(paths[0])))
     assert not np.array_equal(changed[0], first[0])
     assert np.array_equal(changed[1], first[1])
@@ -80,9 +81,12 @@ def test_a_run_killed_while_writing_leaves_no_store_a_later_run_takes(data: Path
     with pytest.raises(KeyboardInterrupt):
         on_disk(paths, dies_on_the_third, "model-32", cache)
     assert stores_of(cache) == []  # only the staging folder, under a name no run looks up
+    abandoned = cache / ".model-32-0123456789abcdef01234567.999999999"  # a writer whose process is gone
+    abandoned.mkdir()
     whole = on_disk(paths, READS["model-32"], "model-32", cache)
     assert json.loads((whole.folder / META_FILE).read_text())["images"] == len(paths)
     assert all(np.array_equal(whole[i], np.asarray(READS["model-32"](p))) for i, p in enumerate(paths))
+    assert not abandoned.exists()
 
 
 @pytest.mark.parametrize("context", ["fork", "forkserver"])
