@@ -68,17 +68,27 @@ def picture_bytes(paths: Sequence[Path], side: int, square: bool) -> int:
     return round(len(paths) * 3 * side * side * aspect)
 
 
-def plan(choice: str, estimated: int, images: int, folder: Path, ram: int | None = None) -> Plan:
-    """The store for `choice` (one of STORES); `auto` by the estimate against RAM and the disk's free space."""
+def shared_memory_bytes() -> int:
+    """Free room in /dev/shm, where the memory store goes to reach loader workers started by forkserver."""
+    return shutil.disk_usage("/dev/shm").free if os.path.isdir("/dev/shm") else 0
+
+
+def plan(choice: str, estimated: int, images: int, folder: Path, ram: int | None = None,
+         shared: int | None = None) -> Plan:
+    """The store for `choice` (one of STORES); `auto` by the estimate against RAM (and `shared`, the free
+    shared memory, where loader workers receive the memory store through it) and the disk's free space."""
     if choice not in STORES:
         raise UsageError(f"--picture-store {choice!r}: use one of {', '.join(STORES)}")
     budget = RAM_SHARE * (ram if ram is not None else ram_bytes())
+    room = f"a quarter of RAM, {human_size(budget)}"
+    if shared is not None and shared < budget:
+        budget, room = shared, f"the free shared memory, {human_size(shared)} in /dev/shm"
     if choice == "auto":
         if estimated <= budget:
-            return Plan("memory", images, estimated, None, f"auto: fits a quarter of RAM, {human_size(budget)}")
+            return Plan("memory", images, estimated, None, f"auto: fits {room}")
         if estimated * DISK_HEADROOM <= free_disk_bytes(folder):
-            return Plan("disk", images, estimated, folder, f"auto: over a quarter of RAM, {human_size(budget)}")
-        return Plan("decode", images, 0, None, f"auto: over a quarter of RAM and over the free disk at {folder}")
+            return Plan("disk", images, estimated, folder, f"auto: over {room}")
+        return Plan("decode", images, 0, None, f"auto: over {room} and over the free disk at {folder}")
     return Plan(choice, images, 0 if choice == "decode" else estimated, folder if choice == "disk" else None,
                 "as asked")
 
@@ -104,10 +114,10 @@ def run_splits(data: DataSet, side: int, augment: bool) -> dict[str, Split]:
             "val": Split([e.path for e in data.splits["val"]], True, side)}
 
 
-def plan_for(choice: str, splits: Sequence[Split], folder: Path) -> Plan:
+def plan_for(choice: str, splits: Sequence[Split], folder: Path, shared: int | None = None) -> Plan:
     """The store of a run's splits together, by their estimated size."""
     estimated = sum(picture_bytes(split.paths, split.side, split.square) for split in splits)
-    return plan(choice, estimated, sum(len(split.paths) for split in splits), folder)
+    return plan(choice, estimated, sum(len(split.paths) for split in splits), folder, shared=shared)
 
 
 def cache_folder(data_root: Path, picture_dir: Path | None) -> Path:

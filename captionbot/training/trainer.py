@@ -39,7 +39,7 @@ from captionbot.training.dataset import (
 )
 from captionbot.training.history import History
 from captionbot.training.metrics import score
-from captionbot.training.picture_plan import cache_folder, plan_for, run_splits
+from captionbot.training.picture_plan import cache_folder, plan_for, run_splits, shared_memory_bytes
 from captionbot.training.picture_store import open_store
 from captionbot.training.schedule import default_warmup, lr_factor
 
@@ -73,6 +73,12 @@ def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> to
         {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
     ]
     return torch.optim.AdamW(groups, lr=lr, fused=torch.cuda.is_available() and params[0].is_cuda)
+
+
+def loader_workers(args: argparse.Namespace, device: torch.device) -> int:
+    if args.workers is not None:
+        return args.workers
+    return 0 if device.type == "cpu" else min(MAX_LOADER_WORKERS, os.cpu_count() or 1)
 
 
 def loader_context(device: torch.device) -> multiprocessing.context.BaseContext:
@@ -121,7 +127,10 @@ class Trainer:
         # The pictures, decoded once into memory or a memory-mapped file, or per access (picture_plan.py). The
         # val split, and the train split without augmentation, go through blip/pixels.py exactly as serving does.
         splits = run_splits(data, spec.size, args.augment)
-        self.picture_plan = plan_for(args.picture_store, splits.values(), cache_folder(data.root, args.picture_dir))
+        # Beside a GPU, loader workers start by forkserver and receive the memory store through /dev/shm.
+        shared = shared_memory_bytes() if device.type != "cpu" and loader_workers(args, device) else None
+        self.picture_plan = plan_for(args.picture_store, splits.values(), cache_folder(data.root, args.picture_dir),
+                                     shared)
         train_store, val_store = (open_store(self.picture_plan, split, picture_reader(split, spec), threads)
                                   for split in (splits["train"], splits["val"]))
         log.info(self.picture_plan.describe())
@@ -149,9 +158,7 @@ class Trainer:
         return lr_factor(step, warmup_steps=self.args.warmup_steps, total_steps=self.total_steps)
 
     def loader(self, pairs: CaptionPairs, sampler: EpochSampler) -> DataLoader:
-        workers = self.args.workers
-        if workers is None:
-            workers = 0 if self.device.type == "cpu" else min(MAX_LOADER_WORKERS, os.cpu_count() or 1)
+        workers = loader_workers(self.args, self.device)
         if workers:
             # The collator tokenizes in forked workers: the Rust tokenizer's own threads must stay off.
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -116,6 +116,8 @@ def test_auto_chooses_by_size_and_names_the_flag_on_a_bad_choice(tmp_path: Path)
     assert (on_disk_plan.store, on_disk_plan.folder) == ("disk", tmp_path)
     assert plan("auto", 10**18, 100, tmp_path, ram=16 * gb).store == "decode"  # over RAM and the free disk
     assert plan("memory", 10**18, 100, tmp_path, ram=gb).store == "memory"  # asked for, not second-guessed
+    through_shm = plan("auto", 3 * gb, 100, tmp_path, ram=16 * gb, shared=2 * gb)  # workers beside a GPU
+    assert through_shm.store == "disk" and "/dev/shm" in through_shm.reason
     with pytest.raises(UsageError, match="--picture-store"):
         plan("ram", gb, 100, tmp_path)
 
