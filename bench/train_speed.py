@@ -83,6 +83,15 @@ def images_per_second(trainer: Trainer, steps: int, warmup: int = 3) -> float:
     return pairs / (time.perf_counter() - started)
 
 
+def store_images_per_second(trainer: Trainer) -> float:
+    """The train split's pictures read from the store once, in this process: the store alone, no model."""
+    store = trainer.train_pairs.store
+    started = time.perf_counter()
+    for index in range(len(store)):
+        store[index]
+    return len(store) / (time.perf_counter() - started)
+
+
 def eval_images_per_second(trainer: Trainer, batch_size: int) -> float:
     """The val split captioned as `Trainer.score_val` does, after one warm-up batch."""
     pictures = trainer.val_pictures
@@ -113,12 +122,15 @@ def main(argv: list[str] | None = None) -> int:
         built = {store: build_trainer(data_dir, model_dir, store, args) for store in STORES}
         trainers = {store: trainer for store, (trainer, _) in built.items()}
         rates: dict[str, list[float]] = {store: [] for store in STORES}
+        reads: dict[str, list[float]] = {store: [] for store in STORES}
         for _ in range(args.rounds):
             for store, trainer in trainers.items():
                 rates[store].append(images_per_second(trainer, args.steps))
+                reads[store].append(store_images_per_second(trainer))
         eval_rate = eval_images_per_second(trainers["memory"], args.eval_batch)
 
     medians = {store: statistics.median(values) for store, values in rates.items()}
+    read_medians = {store: statistics.median(values) for store, values in reads.items()}
     first = trainers["memory"]
     print(f"BLIP {args.shape}, {first.device}, precision {args.precision}, batch {args.batch_size}, "
           f"500x375 JPEGs -> {first.spec.size}px, {torch.get_num_threads()} torch threads, "
@@ -126,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     for store, values in rates.items():
         runs = " ".join(f"{v:.0f}" for v in values)
         print(f"  {store:<7} training {medians[store]:8.1f} pairs/s  {medians[store] / medians['memory']:5.2f}x "
-              f"memory  (rounds: {runs})")
+              f"memory  (rounds: {runs});  reading the store alone {read_medians[store]:8.0f} images/s "
+              f"{read_medians[store] / read_medians['memory']:6.3f}x")
     decoded = len(first.train_pairs.store) + len(first.val_pictures)
     for store in ("memory", "disk"):
         print(f"  one-off decode into the {store} store: {built[store][1]:.1f} s for {decoded} images")
