@@ -130,3 +130,10 @@ def test_check_data_says_which_store_and_how_much(data: Path, capsys) -> None:
     store = json.loads(capsys.readouterr().out)["picture_store"]
     assert store["images"] == 42 and store["bytes"] == 42 * 3 * 384 * 384  # square model pictures
     assert store["store"] == "memory"  # 19 MB fits a quarter of any machine this runs on
+
+
+def test_an_unwritable_store_folder_is_refused_with_what_to_do_instead(data: Path, tmp_path: Path) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    with pytest.raises(UsageError, match="--picture-dir a writable folder, or --picture-store memory or decode"):
+        on_disk(paths_of(data), READS["model-32"], "model-32", blocked / "stores")
