@@ -12,7 +12,6 @@ IMAGE_DECODES_AT_ONCE threads of its own, so a message of eight such files holds
 """
 
 import io
-import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from captionbot.core.errors import (
     ImageTooManyPixels,
     ImageUnsupported,
 )
+from captionbot.core.per_process import PerProcess
 from captionbot.core.settings import get_settings
 
 FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
@@ -129,17 +129,11 @@ def decode_image(data: bytes, max_bytes: int, max_pixels: int, min_side: int | N
     return _decode(data, max_bytes, max_pixels, min_side, by_longer=False)
 
 
-_decoders: list[ThreadPoolExecutor] = []
-_decoders_made = threading.Lock()
-
-
-def _decoder() -> ThreadPoolExecutor:
-    """The process's decoding threads, made at the first decode (under a lock: a burst of first decodes
-    would otherwise make a pool each)."""
-    with _decoders_made:
-        if not _decoders:
-            _decoders.append(ThreadPoolExecutor(get_settings().image_decodes_at_once, thread_name_prefix="decode"))
-        return _decoders[0]
+# The process's decoding threads, made at the first decode, and made afresh in a forked child (a DataLoader
+# worker forked after its parent decoded would otherwise wait forever on a pool without threads).
+_decoder: PerProcess[ThreadPoolExecutor] = PerProcess(
+    lambda: ThreadPoolExecutor(get_settings().image_decodes_at_once, thread_name_prefix="decode")
+)
 
 
 def _decode(data: bytes, max_bytes: int, max_pixels: int, side: int | None, *, by_longer: bool) -> Image.Image:
@@ -147,7 +141,7 @@ def _decode(data: bytes, max_bytes: int, max_pixels: int, side: int | None, *, b
     The header is read on the caller's thread; the pixels on one of the process's decoding threads."""
     image = _open(data, max_bytes, max_pixels)
     try:
-        return _decoder().submit(_decode_pixels, image, side, by_longer).result()
+        return _decoder.get().submit(_decode_pixels, image, side, by_longer).result()
     except (OSError, SyntaxError, ValueError, EOFError) as err:
         raise ImageCorrupt() from err
     finally:

@@ -12,6 +12,7 @@ import random
 import re
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -55,11 +56,13 @@ def colour_jitter(image: torch.Tensor, rng: random.Random) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class Augment:
-    """uint8 (3, H, W), shorter side at least the input size -> an augmented, normalised (3, size, size)."""
+    """uint8 (3, H, W) (a tensor or a picture store's array), shorter side at least the input size -> an
+    augmented, normalised (3, size, size)."""
 
     spec: ImageSpec
 
-    def __call__(self, image: torch.Tensor, caption: str, rng: random.Random) -> torch.Tensor:
+    def __call__(self, image: torch.Tensor | np.ndarray, caption: str, rng: random.Random) -> torch.Tensor:
+        image = torch.as_tensor(image)
         top, left, h, w = crop_box(image.shape[1], image.shape[2], rng)
         picture = resize(image[:, top : top + h, left : left + w], self.spec.size)
         if rng.random() < 0.5 and not SIDES.search(caption):

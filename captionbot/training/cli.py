@@ -76,12 +76,18 @@ def _reporting_errors(command: str, handler: Callable[[argparse.Namespace], int]
 
 def check_data(args: argparse.Namespace) -> int:
     from captionbot.training.data import load_data
+    from captionbot.training.picture_plan import cache_folder, plan_for, run_splits
 
     data = load_data(args.data)
+    splits = run_splits(data, args.image_size, args.augment)
+    chosen = plan_for(args.picture_store, splits.values(), cache_folder(data.root, args.picture_dir))
     if args.json:
-        print(json.dumps(data.summary()))
+        store = {"store": chosen.store, "images": chosen.images, "bytes": chosen.bytes,
+                 "folder": str(chosen.folder) if chosen.folder else None, "reason": chosen.reason}
+        print(json.dumps({**data.summary(), "picture_store": store}))
         return 0
     print(format_summary(data.summary(), args.data))
+    print(f"{chosen.describe()} (train and val at {args.image_size} px)")
     return 0
 
 

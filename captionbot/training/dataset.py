@@ -1,17 +1,16 @@
-"""Training batches: pictures decoded once (or on every access), (image, caption) pairs, and the collator
+"""Training batches: pictures from a picture store (`picture_store.py`), (image, caption) pairs, and the collator
 that turns captions into decoder inputs and targets the way BLIP trains: from [DEC] and the prompt."""
 
 import random
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import Dataset, Sampler
-from tqdm import tqdm
 
 from captionbot.blip.pixels import ImageSpec, model_picture, pixel_values
 from captionbot.blip.prompt import prompt_ids
@@ -19,6 +18,7 @@ from captionbot.blip.recipe import Decoding
 from captionbot.core.errors import ImageRejected
 from captionbot.core.images import decode_image
 from captionbot.training.data import Example
+from captionbot.training.picture_plan import Split
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
 MAX_PIXELS = 200_000_000
@@ -47,6 +47,11 @@ def read_model_picture(path: Path, spec: ImageSpec) -> Image.Image:
         raise ImageRejected(f"{path}: {err.message}") from err
 
 
+def picture_reader(split: Split, spec: ImageSpec) -> Callable[[Path], object]:
+    """How a split's files are read: model pictures as serving makes them, or the augmentation's larger ones."""
+    return partial(read_model_picture, spec=spec) if split.square else partial(read_picture, side=split.side)
+
+
 def plain(spec: ImageSpec) -> Callable[[Image.Image, str, random.Random], torch.Tensor]:
     """A model picture to its normalised (3, size, size) tensor, by `blip/pixels.py` like every plain path."""
     return partial(_normalised, spec=spec)
@@ -56,28 +61,12 @@ def _normalised(picture: Image.Image, caption: str, rng: random.Random, spec: Im
     return torch.from_numpy(pixel_values([picture], spec)[0])
 
 
-class PictureStore:
-    """The pictures of some examples as `read` makes them; with `cache`, read once up front and kept in memory
-    (model pictures: 3·size² bytes each), else read from the file on every access."""
+class PictureStore(Protocol):
+    """Pictures by index, as uint8 arrays (`picture_store.py`: in memory, on disk or decoded per access)."""
 
-    def __init__(self, paths: Sequence[Path], read: Callable[[Path], object], cache: bool = True,
-                 threads: int = 4) -> None:
-        self.paths, self.read = list(paths), read
-        self.cached: list | None = None
-        if cache:
-            # Pillow releases the GIL while decoding, so threads decode in parallel.
-            with ThreadPoolExecutor(max(1, threads)) as pool:
-                pictures = pool.map(read, self.paths)
-                self.cached = list(tqdm(pictures, total=len(self.paths), desc="decoding images", unit="img",
-                                        disable=None, leave=False))
+    def __len__(self) -> int: ...
 
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, index: int):
-        if self.cached is not None:
-            return self.cached[index]
-        return self.read(self.paths[index])
+    def __getitem__(self, index: int) -> np.ndarray: ...
 
 
 Transform = Callable[[object, str, random.Random], torch.Tensor]

@@ -5,19 +5,17 @@ are not comparable with scores of a full split). Captions are tokenized by the S
 runs on Java, as METEOR does; without `java` on PATH a pure-Python tokenizer stands in (with a warning, since
 scores then differ slightly from published ones) and METEOR is left out (None). SPICE is never run: it
 downloads a model on first use and fails offline.
+
+pycocoevalcap (about 100 MB with its jars) is imported when a score is asked for, not with this module, so
+whatever imports the trainer (a benchmark, a worker of a search) does not load it.
 """
 
 import logging
 import re
 import shutil
 from collections.abc import Iterable, Mapping
-from functools import lru_cache
 
-from pycocoevalcap.bleu.bleu import Bleu
-from pycocoevalcap.cider.cider import Cider
-from pycocoevalcap.meteor.meteor import Meteor
-from pycocoevalcap.rouge.rouge import Rouge
-from pycocoevalcap.tokenizer.ptbtokenizer import PUNCTUATIONS, PTBTokenizer
+from captionbot.core.per_process import PerProcess
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +53,16 @@ def _split_word(word: str) -> list[str]:
 def simple_tokenize(caption: str) -> str:
     """Lowercase, split punctuation and clitics off as the PTB tokenizer does, drop pycocoevalcap's
     PUNCTUATIONS. Equal to the PTB tokenizer on plain captions; used only where Java is missing."""
+    from pycocoevalcap.tokenizer.ptbtokenizer import PUNCTUATIONS
+
     pieces = [piece for word in caption.lower().split() for piece in _split_word(word)]
     return " ".join(piece for piece in pieces if piece not in PUNCTUATIONS and piece.strip("."))
 
 
 def tokenize(captions: Mapping[str, list[str]], use_java: bool) -> dict[str, list[str]]:
     if use_java:
+        from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
+
         return PTBTokenizer().tokenize({key: [{"caption": c} for c in values] for key, values in captions.items()})
     return {key: [simple_tokenize(c) for c in values] for key, values in captions.items()}
 
@@ -78,6 +80,10 @@ def score(
         raise ValueError(f"{len(missing)} predicted images have no references, e.g. '{missing[0]}'.")
     if not predictions:
         raise ValueError("There are no predictions to score.")
+    from pycocoevalcap.bleu.bleu import Bleu
+    from pycocoevalcap.cider.cider import Cider
+    from pycocoevalcap.rouge.rouge import Rouge
+
     wanted = set(metrics)
     use_java = java_available()
     if not use_java:
@@ -98,11 +104,16 @@ def score(
     return {name: scores[name] for name in METRICS if name in scores and name in wanted}
 
 
-@lru_cache(maxsize=1)
-def _meteor_scorer() -> Meteor:
-    """One METEOR Java process for the life of this one: it takes seconds to start, milliseconds to score."""
+def _meteor_process():
+    from pycocoevalcap.meteor.meteor import Meteor
+
     return Meteor()
 
 
+# One METEOR Java process per process (it takes seconds to start, milliseconds to score); a forked child
+# starts its own rather than write into its parent's pipes.
+_meteor_scorer = PerProcess(_meteor_process)
+
+
 def _meteor(gts: dict[str, list[str]], res: dict[str, list[str]]) -> float:
-    return float(_meteor_scorer().compute_score(gts, res)[0])
+    return float(_meteor_scorer.get().compute_score(gts, res)[0])

@@ -11,6 +11,7 @@ from captionbot.blip.recipe import normalize_prompt
 from captionbot.core.errors import UsageError
 from captionbot.core.registry import TRAINING_CONFIG_FILE, read_json
 from captionbot.core.settings import BLIP_PROMPT
+from captionbot.training.picture_plan import CACHE_DIR, STORES
 
 # The seed's recipe. Options left at None on the command line take these values, or, with --resume,
 # the values of the run being resumed.
@@ -35,6 +36,7 @@ PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 GENERATION_HELP = "the model's recorded decoding; BLIP's COCO captioner: 3 beams, 5 to 20 tokens with the prompt"
 RANDOM_PREFIX = "random:"
 RANDOM_SHAPES = ("tiny", "base")
+BLIP_IMAGE_SIZE = 384
 
 
 def _recipe(text: str, key: str) -> str:
@@ -89,14 +91,22 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         help="continue a run exactly: from the newest checkpoint in --output, or the one named")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     parser.add_argument("--workers", type=int, help="data loader processes (default: 0 on the CPU, up to 8 on a GPU)")
-    parser.add_argument("--image-cache", action=argparse.BooleanOptionalAction, default=True,
-                        help="decode every image once and keep it in memory, shrunk to the model's input size "
-                        "(default: on)")
+    add_picture_store_arguments(parser)
     parser.add_argument("--log-every", type=int, default=10, metavar="N",
                         help="write the training loss to metrics.jsonl every N optimizer steps (default: 10)")
     parser.add_argument("--report-to", default="none", metavar="TRACKERS",
                         help="also send the history to none, or a comma list of tensorboard (RUN/tensorboard), mlflow "
                         "(MLFLOW_TRACKING_URI), wandb (WANDB_MODE=offline for no account) (default: none)")
+
+
+def add_picture_store_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--picture-store", choices=STORES, default="auto",
+                        help="where decoded pictures wait for their batch: memory; disk (a memory-mapped file, "
+                        "written once and reused by later runs over the same images and size); decode (each "
+                        "step, in the loader workers); auto: memory while they fit a quarter of RAM, else disk "
+                        "while it has room, else decode (default: auto; `captionbot check-data` says which)")
+    parser.add_argument("--picture-dir", type=Path, metavar="DIR",
+                        help=f"folder of the disk picture stores (default: DATA/{CACHE_DIR})")
 
 
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
@@ -149,6 +159,12 @@ def add_publish_arguments(parser: argparse.ArgumentParser) -> None:
 def add_check_data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data", type=Path, metavar="DIR", help="a data set folder in a Flickr8k layout")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--image-size", type=int, default=BLIP_IMAGE_SIZE, metavar="PX",
+                        help=f"the model's input side, for the picture store's size (default: {BLIP_IMAGE_SIZE}, "
+                        "BLIP's)")
+    parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=RECIPE["augment"],
+                        help="whether training will augment (its pictures are kept larger) (default: on)")
+    add_picture_store_arguments(parser)
 
 
 def is_random(base: str) -> bool:

@@ -13,7 +13,9 @@ their sums and captions gathered, so the figures are a single process's.
 """
 
 import argparse
+import logging
 import math
+import multiprocessing
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -37,15 +39,17 @@ from captionbot.training.dataset import (
     CaptionCollator,
     CaptionPairs,
     EpochSampler,
-    PictureStore,
     PlainPictures,
+    picture_reader,
     plain,
-    read_model_picture,
-    read_picture,
 )
 from captionbot.training.history import History
 from captionbot.training.metrics import score
+from captionbot.training.picture_plan import cache_folder, plan_for, run_splits, shared_memory_bytes
+from captionbot.training.picture_store import open_store
 from captionbot.training.schedule import default_warmup, lr_factor
+
+log = logging.getLogger(__name__)
 
 GRAD_CLIP = 1.0
 VAL_METRICS = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "ROUGE-L", "CIDEr")
@@ -75,6 +79,25 @@ def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> to
         {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
     ]
     return torch.optim.AdamW(groups, lr=lr, fused=torch.cuda.is_available() and params[0].is_cuda)
+
+
+def loader_workers(args: argparse.Namespace, device: torch.device) -> int:
+    if args.workers is not None:
+        return args.workers
+    return 0 if device.type == "cpu" else min(MAX_LOADER_WORKERS, os.cpu_count() or 1)
+
+
+def loader_context(device: torch.device) -> multiprocessing.context.BaseContext:
+    """How loader workers start. On the CPU by fork: quick, and nothing of the parent breaks in a forked child
+    (the decoding threads and helper processes are made afresh there, `core/per_process.py`). Beside a GPU by
+    forkserver: a forked child would inherit the parent's CUDA context, driver threads and, under torchrun,
+    NCCL's, which no child may use; forkserver children start from a clean server that imported the data code
+    once. They get the dataset pickled: a disk store as its file's name, the memory store through shared memory."""
+    if device.type == "cpu":
+        return multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["captionbot.training.dataset", "captionbot.training.picture_store"])
+    return context
 
 
 class Window:
@@ -111,18 +134,17 @@ class Trainer:
         train, val = data.splits["train"], data.splits["val"]
         self.spec = spec = self.captioner.spec
         threads = os.cpu_count() or 1
-        # Decoded once and kept (or read per access without --image-cache). The val split, and the train
-        # split without augmentation, go through blip/pixels.py exactly as serving does.
-        if args.augment:
-            train_store = PictureStore([e.path for e in train], partial(read_picture, side=spec.size),
-                                       args.image_cache, threads)
-            train_transform = Augment(spec)
-        else:
-            train_store = PictureStore([e.path for e in train], partial(read_model_picture, spec=spec),
-                                       args.image_cache, threads)
-            train_transform = plain(spec)
-        val_store = PictureStore([e.path for e in val], partial(read_model_picture, spec=spec), args.image_cache,
-                                 threads)
+        # The pictures, decoded once into memory or a memory-mapped file, or per access (picture_plan.py). The
+        # val split, and the train split without augmentation, go through blip/pixels.py exactly as serving does.
+        splits = run_splits(data, spec.size, args.augment)
+        # Beside a GPU, loader workers start by forkserver and receive the memory store through /dev/shm.
+        shared = shared_memory_bytes() if device.type != "cpu" and loader_workers(args, device) else None
+        self.picture_plan = plan_for(args.picture_store, splits.values(), cache_folder(data.root, args.picture_dir),
+                                     shared)
+        train_store, val_store = (open_store(self.picture_plan, split, picture_reader(split, spec), threads)
+                                  for split in (splits["train"], splits["val"]))
+        log.info(self.picture_plan.describe())
+        train_transform = Augment(spec) if args.augment else plain(spec)
         self.train_pairs = CaptionPairs(train, train_store, train_transform, args.seed)
         self.val_pairs = CaptionPairs(val, val_store, plain(spec), args.seed)
         self.val_pictures = PlainPictures(val_store, plain(spec))
@@ -148,15 +170,14 @@ class Trainer:
         return lr_factor(step, warmup_steps=self.args.warmup_steps, total_steps=self.total_steps)
 
     def loader(self, pairs: CaptionPairs, sampler: EpochSampler) -> DataLoader:
-        workers = self.args.workers
-        if workers is None:
-            workers = 0 if self.device.type == "cpu" else min(MAX_LOADER_WORKERS, os.cpu_count() or 1)
+        workers = loader_workers(self.args, self.device)
         if workers:
             # The collator tokenizes in forked workers: the Rust tokenizer's own threads must stay off.
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         return DataLoader(pairs, batch_size=self.args.batch_size, sampler=sampler, collate_fn=self.collator,
                           num_workers=workers, pin_memory=self.device.type == "cuda",
-                          persistent_workers=workers > 0, prefetch_factor=4 if workers else None)
+                          persistent_workers=workers > 0, prefetch_factor=4 if workers else None,
+                          multiprocessing_context=loader_context(self.device) if workers else None)
 
     def on_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return {key: value.to(self.device, non_blocking=True) for key, value in batch.items()}

@@ -16,10 +16,10 @@ from captionbot.training.dataset import (
     CaptionCollator,
     CaptionPairs,
     EpochSampler,
-    PictureStore,
     plain,
     read_picture,
 )
+from captionbot.training.picture_store import Decoded, in_memory
 from captionbot.blip.loading import load_processor
 from captionbot.blip.pixels import ImageSpec
 from captionbot.training.schedule import lr_factor
@@ -95,7 +95,7 @@ def test_no_flip_for_captions_that_say_left_or_right(processor) -> None:
 
 def test_a_pairs_augmentation_depends_on_seed_epoch_and_index_only(shapes_data: Path, processor) -> None:
     examples = load_data(shapes_data).splits["val"]
-    store = PictureStore([e.path for e in examples], partial(read_picture, side=64), cache=False)
+    store = Decoded([e.path for e in examples], partial(read_picture, side=64))
     pairs = CaptionPairs(examples, store, transform_of(processor, augment=True), seed=3)
     assert len(pairs) == 5 * len(examples)
     assert torch.equal(pairs[(2, 7)][0], pairs[(2, 7)][0])
@@ -107,8 +107,8 @@ def test_a_pairs_augmentation_depends_on_seed_epoch_and_index_only(shapes_data: 
 def test_cached_and_uncached_pictures_are_the_same(shapes_data: Path) -> None:
     paths = [e.path for e in load_data(shapes_data).splits["test"]]
     read = partial(read_picture, side=48)
-    cached, uncached = PictureStore(paths, read, cache=True), PictureStore(paths, read, cache=False)
-    assert all(torch.equal(cached[i], uncached[i]) for i in range(len(paths)))
+    cached, uncached = in_memory(paths, read), Decoded(paths, read)
+    assert all(np.array_equal(cached[i], uncached[i]) for i in range(len(paths)))
     assert min(cached[0].shape[1:]) == 48
 
 

@@ -20,7 +20,8 @@ from captionbot.blip.tensors import to_pixel_values
 from captionbot.core.settings import Settings, get_settings
 from captionbot.training.captioning import caption_files, file_pixel_values
 from captionbot.training.data import load_data
-from captionbot.training.dataset import PictureStore, PlainPictures, plain, read_model_picture
+from captionbot.training.dataset import PlainPictures, plain, read_model_picture
+from captionbot.training.picture_store import in_memory
 from captionbot.training.train import parse_args
 from captionbot.training.trainer import Trainer
 
@@ -57,7 +58,7 @@ def test_the_same_files_give_the_same_pixels_in_serving_validation_and_evaluate(
     best = tiny_run / "best"
     spec = load_model("finetuned", ModelSource(str(best), "v"), torch.device("cpu"), torch.float32).spec
     paths = odd_images(tmp_path / "odd")
-    validation = PlainPictures(PictureStore(paths, partial(read_model_picture, spec=spec)), plain(spec))
+    validation = PlainPictures(in_memory(paths, partial(read_model_picture, spec=spec)), plain(spec))
     validated = torch.stack([validation[i] for i in range(len(paths))])
     served, evaluated = served_pixels(paths, best), file_pixel_values(paths, spec)
     assert served.shape == (len(paths), 3, spec.size, spec.size)

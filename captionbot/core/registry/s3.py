@@ -7,11 +7,11 @@ and then its manifest; a listing that shows files without a manifest is an unfin
 version into their local cache (`cache.py`) and check every file against the manifest before loading it.
 """
 
-import threading
 from collections import defaultdict
 from contextlib import contextmanager
 from pathlib import Path
 
+from captionbot.core.per_process import PerProcess
 from captionbot.core.registry.base import S3_SCHEME, Registry, VersionState
 from captionbot.core.registry.cache import ModelCache
 from captionbot.core.registry.errors import RegistryUnavailable, VersionCorrupt
@@ -34,21 +34,20 @@ class S3Registry(Registry):
     def __init__(self, location: str) -> None:
         self.location = str(location).rstrip("/")
         self.bucket, self.prefix = split_url(self.location)
-        self._client = None
-        self._client_lock = threading.Lock()
+        self._client = PerProcess(self._connect)
 
     @property
     def client(self):
-        """One boto3 client per registry (clients are thread-safe; sessions are not)."""
-        with self._client_lock:
-            if self._client is None:
-                import boto3
-                from botocore.config import Config
+        """One boto3 client per registry and process (clients are thread-safe; sessions and forks are not)."""
+        return self._client.get()
 
-                with self._errors("connect to"):
-                    config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=60)
-                    self._client = boto3.session.Session().client("s3", config=config)
-            return self._client
+    def _connect(self):
+        import boto3
+        from botocore.config import Config
+
+        with self._errors("connect to"):
+            config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=60)
+            return boto3.session.Session().client("s3", config=config)
 
     def key(self, relative: str) -> str:
         return f"{self.prefix}/{relative}" if self.prefix else relative
