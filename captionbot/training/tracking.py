@@ -79,7 +79,8 @@ def scalars(kind: str, record: dict) -> tuple[str, dict[str, float]]:
     if kind == "epoch":
         return "epoch", {"train/epoch_loss": record["train_loss"], "val/loss": record["val_loss"]}
     if kind == "eval":
-        return "epoch", {f"{record['split']}/{key}": value for key, value in record.items() if key not in NOT_SCALARS}
+        return "epoch", {f"{record['split']}/{key}": value for key, value in record.items()
+                         if key not in NOT_SCALARS and value is not None}  # METEOR is None without Java
     return "step", {}
 
 

@@ -52,7 +52,7 @@ from captionbot.training.schedule import default_warmup, lr_factor
 log = logging.getLogger(__name__)
 
 GRAD_CLIP = 1.0
-VAL_METRICS = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "ROUGE-L", "CIDEr")
+VAL_METRICS = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "METEOR", "ROUGE-L", "CIDEr")  # METEOR None without Java
 MAX_LOADER_WORKERS = 8
 
 

@@ -11,7 +11,7 @@ from captionbot.training.history import read_history
 from captionbot.training.train import main, parse_args
 
 FLAGS = ["--base", "random:tiny", "--epochs", "2", "--batch-size", "32", "--lr", "2e-3", "--log-every", "2"]
-VAL_SCORES = ("BLEU-1", "BLEU-4", "ROUGE-L", "CIDEr")
+VAL_SCORES = ("BLEU-1", "BLEU-4", "METEOR", "ROUGE-L", "CIDEr")
 
 
 @pytest.fixture(scope="module")
