@@ -8,6 +8,7 @@ from PIL import Image
 
 from captionbot.core.images import decode_image
 from captionbot.core.per_process import PerProcess
+from tests.fixtures.fresh import in_fresh_interpreter
 
 FORK = multiprocessing.get_context("fork")
 CHILD_TIMEOUT_S = 60  # a hang fails the test instead of holding the suite
@@ -48,10 +49,14 @@ def decode_in_child(queue, data: bytes) -> None:
     queue.put(decode_image(data, 10**6, 10**6).size)
 
 
-def test_a_child_forked_after_its_parent_decoded_decodes() -> None:
+def decode_then_fork() -> None:
     data = jpeg()
     assert decode_image(data, 10**6, 10**6).size == (64, 48)  # the parent's decoding threads now exist
     assert in_fork(decode_in_child, data) == [(64, 48)]
+
+
+def test_a_child_forked_after_its_parent_decoded_decodes() -> None:
+    in_fresh_interpreter(decode_then_fork)
 
 
 def handle_in_child(queue, value: PerProcess) -> None:
@@ -59,7 +64,7 @@ def handle_in_child(queue, value: PerProcess) -> None:
     queue.put((made.pid == os.getpid(), value.get() is made, Handle.closed_by.copy()))
 
 
-def test_a_forked_child_makes_its_own_value_and_leaves_the_parents_open() -> None:
+def make_then_fork() -> None:
     value = PerProcess(Handle)
     parents = value.get()
     assert value.get() is parents and parents.pid == os.getpid()
@@ -67,3 +72,7 @@ def test_a_forked_child_makes_its_own_value_and_leaves_the_parents_open() -> Non
     assert own and kept  # made in the child, once
     assert closed == []  # the parent's handle was not closed in the child
     assert value.get() is parents
+
+
+def test_a_forked_child_makes_its_own_value_and_leaves_the_parents_open() -> None:
+    in_fresh_interpreter(make_then_fork)

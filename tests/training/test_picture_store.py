@@ -20,6 +20,7 @@ from captionbot.training.data import load_data
 from captionbot.training.dataset import read_model_picture, read_picture
 from captionbot.training.picture_plan import CACHE_DIR, plan
 from captionbot.training.picture_store import META_FILE, PIXELS_FILE, Decoded, in_memory, on_disk
+from tests.fixtures.fresh import in_fresh_interpreter
 
 SPEC = ImageSpec(32, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
 READS = {"model-32": partial(read_model_picture, spec=SPEC), "shorter-side-32": partial(read_picture, side=32)}
@@ -91,6 +92,10 @@ def test_a_run_killed_while_writing_leaves_no_store_a_later_run_takes(data: Path
 
 @pytest.mark.parametrize("context", ["fork", "forkserver"])
 def test_loader_workers_read_the_disk_store(data: Path, context: str) -> None:
+    in_fresh_interpreter(workers_read_the_disk_store, data, context)
+
+
+def workers_read_the_disk_store(data: Path, context: str) -> None:
     paths, read = paths_of(data), READS["model-32"]
     disk = on_disk(paths, read, "model-32", data / CACHE_DIR)
     assert len(pickle.dumps(disk)) < 4096  # a worker started by forkserver gets the file's name, not the pixels
@@ -101,6 +106,10 @@ def test_loader_workers_read_the_disk_store(data: Path, context: str) -> None:
 
 @pytest.mark.parametrize("context", ["fork", "forkserver"])
 def test_loader_workers_read_the_memory_store_without_a_copy_each(data: Path, context: str) -> None:
+    in_fresh_interpreter(workers_read_the_memory_store, data, context)
+
+
+def workers_read_the_memory_store(data: Path, context: str) -> None:
     paths, read = paths_of(data), READS["model-32"]
     memory = in_memory(paths, read)
     assert len(ForkingPickler.dumps(memory)) < 4096  # forkserver workers get it through shared memory
