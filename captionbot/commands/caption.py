@@ -18,6 +18,7 @@ from captionbot.commands.verbosity import Verbosity
 MAX_IN_FLIGHT = 32
 NOT_PUBLISHED = "not_published"  # a compare's fine-tuned side where no fine-tuned model is published
 REDIS_PROBE_S = 2.0
+SECOND_LOOK_S = 2.5  # the no-worker answer within 5 s: a 2 s broadcast, then this one
 SUFFIXES_SAID = "JPEG, PNG, WebP, GIF or BMP"
 
 
@@ -147,8 +148,12 @@ def _queue_models(wanted: tuple[str, ...], verbosity: Verbosity):
                          "in-process") from err
     finally:
         client.close()
+    app = make_celery(settings)
     try:
-        workers = serving_workers(make_celery(settings), settings.queue_name)
+        # A worker busy with a batch may answer the broadcast late: a second, longer window before saying
+        # there is none (within 5 s in all).
+        workers = serving_workers(app, settings.queue_name) or serving_workers(app, settings.queue_name,
+                                                                               SECOND_LOOK_S)
     except (OperationalError, redis.RedisError, OSError) as err:
         raise UsageError(f"{redis_at} cannot be reached ({type(err).__name__}); leave out --queue to caption "
                          "in-process") from err

@@ -107,12 +107,12 @@ def worker_status(app: Celery, timeout: float = 1.0, live: list[str] | None = No
     return [replies.get(name) or WorkerReply(worker=name, status="no_answer") for name in live]
 
 
-def serving_workers(app: Celery, queue_name: str) -> list[WorkerReply]:
-    """What each live worker that consumes `queue_name` serves (blocking: one broadcast timeout, and the
+def serving_workers(app: Celery, queue_name: str, timeout: float = BROADCAST_TIMEOUT_S) -> list[WorkerReply]:
+    """What each live worker that consumes `queue_name` serves (blocking: `timeout` for the broadcast, and the
     time they take to answer). The API's probe and `captionbot caption --queue` ask this."""
-    queues = app.control.inspect(timeout=BROADCAST_TIMEOUT_S).active_queues() or {}
+    queues = app.control.inspect(timeout=timeout).active_queues() or {}
     names = {worker for worker, consumed in queues.items() if any(q.get("name") == queue_name for q in consumed)}
-    return worker_status(app, BROADCAST_TIMEOUT_S, sorted(names))
+    return worker_status(app, timeout, sorted(names))
 
 
 def no_worker(queue_name: str) -> str:
