@@ -3,6 +3,13 @@
 import math
 
 
+def optimizer_steps(batches_per_epoch: int, grad_accum: int, epochs: int, max_steps: int | None) -> tuple[int, int]:
+    """Optimizer steps per epoch (the last may gather fewer micro-batches) and in the whole run (up to
+    --max-steps): the schedule's length, for the trainer and for a search sizing a trial's warm-up."""
+    per_epoch = math.ceil(batches_per_epoch / grad_accum)
+    return per_epoch, min(per_epoch * epochs, max_steps or math.inf)
+
+
 def lr_factor(step: int, warmup_steps: int, total_steps: int) -> float:
     """Multiplier of the peak learning rate for optimizer step `step` (0-based), for `LambdaLR`."""
     if step < warmup_steps:

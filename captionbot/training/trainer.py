@@ -14,12 +14,10 @@ their sums and captions gathered, so the figures are a single process's.
 
 import argparse
 import logging
-import math
 import multiprocessing
 import os
 import time
 from dataclasses import asdict, dataclass
-from functools import partial
 
 import torch
 from torch.optim.lr_scheduler import LambdaLR
@@ -47,7 +45,7 @@ from captionbot.training.history import History
 from captionbot.training.metrics import score
 from captionbot.training.picture_plan import cache_folder, plan_for, run_splits, shared_memory_bytes
 from captionbot.training.picture_store import open_store
-from captionbot.training.schedule import default_warmup, lr_factor
+from captionbot.training.schedule import default_warmup, lr_factor, optimizer_steps
 
 log = logging.getLogger(__name__)
 
@@ -157,8 +155,8 @@ class Trainer:
         self.val_loader = self.loader(self.val_pairs, EpochSampler(len(self.val_pairs), 0, args.seed, shuffle=False,
                                                                    even=False, **shard))
         # Optimizer, then the schedule: stepped per optimizer step (not micro-batch).
-        self.steps_per_epoch = math.ceil(len(self.train_loader) / args.grad_accum)
-        self.total_steps = min(self.steps_per_epoch * args.epochs, args.max_steps or math.inf)
+        self.steps_per_epoch, self.total_steps = optimizer_steps(len(self.train_loader), args.grad_accum, args.epochs,
+                                                                 args.max_steps)
         if args.warmup_steps is None:
             args.warmup_steps = default_warmup(self.total_steps)
         self.optimizer = make_optimizer(model, args.lr, args.weight_decay)

@@ -32,6 +32,7 @@ from captionbot.training import train
 from captionbot.training.checkpoint import BEST
 from captionbot.training.data import load_data
 from captionbot.training.options import RECIPE, resolve_train_args
+from captionbot.training.schedule import optimizer_steps
 from captionbot.training.tune_options import DEFAULT_STORAGE, SEARCH, Span, add_tune_arguments, resolve_tune_args
 from captionbot.training.tune_options import train_argv
 
@@ -177,14 +178,10 @@ def train_args(args: argparse.Namespace, values: dict, output: Path, epochs: int
             setattr(trained, key, None if key == "warmup" else RECIPE[key])
     resolve_train_args(trained)
     if "warmup" in values:
-        trained.warmup_steps = round(values["warmup"] * optimizer_steps(trained, pairs))
+        _, steps = optimizer_steps(math.ceil(pairs / trained.batch_size), trained.grad_accum, trained.epochs,
+                                   trained.max_steps)
+        trained.warmup_steps = round(values["warmup"] * steps)
     return trained
-
-
-def optimizer_steps(args: argparse.Namespace, pairs: int) -> int:
-    """A run's optimizer steps in all, as the trainer counts them: whole batches per epoch, up to --max-steps."""
-    per_epoch = math.ceil(math.ceil(pairs / args.batch_size) / args.grad_accum)
-    return min(per_epoch * args.epochs, args.max_steps or math.inf)
 
 
 def storage_url(args: argparse.Namespace, output: Path) -> str:

@@ -5,7 +5,6 @@ import asyncio
 import signal
 import time
 import uuid
-from datetime import UTC, datetime
 
 from captionbot.core.jobs import TASK_NAME, Job
 from captionbot.core.queue import CaptionQueue

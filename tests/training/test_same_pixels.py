@@ -2,7 +2,6 @@
 validation during training and in `evaluate`; and the captions `evaluate --save-predictions` writes are the
 captions `captionbot caption` gives for the same checkpoint, images and beams."""
 
-import io
 import json
 from functools import partial
 from pathlib import Path

@@ -23,7 +23,7 @@ from captionbot.bot.slack.blocks import Block, context, plain_text
 from captionbot.bot.slack.inflight import InFlight
 from captionbot.core.jobs import JobResult, Mode, Options
 from captionbot.feedback.schema import SUGGESTION_MAX
-from captionbot.feedback.service import DOWN, UP, FeedbackService
+from captionbot.feedback.service import FeedbackService
 from captionbot.feedback.shown import Place, ShownReply
 from captionbot.feedback.text import SUGGESTION_MIN, SuggestionRefused, clean_suggestion
 

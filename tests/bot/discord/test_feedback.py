@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from captionbot.bot import messages
 from captionbot.feedback.identity import UserHasher
-from captionbot.feedback.schema import Shown, Suggestion, Vote
+from captionbot.feedback.schema import Shown, Vote
 from captionbot.feedback.stats import preferences
 from captionbot.feedback.store import APPROVED, FeedbackStore
 from tests.bot.discord import payloads as p
