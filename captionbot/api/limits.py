@@ -25,6 +25,10 @@ class UploadSlots:
             raise ApiError("too_many_uploads", messages.TOO_MANY_UPLOADS.format(count=self.per_caller))
         self._held[caller] += 1
 
+    def in_flight(self) -> int:
+        """How many uploads every caller together holds now."""
+        return sum(self._held.values())
+
     def give_back(self, caller: str) -> None:
         self._held[caller] -= 1
         if self._held[caller] <= 0:

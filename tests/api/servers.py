@@ -13,6 +13,7 @@ from pathlib import Path
 
 import requests
 import uvicorn
+from fastapi import FastAPI
 
 from captionbot.api.app import create_app
 from captionbot.api.server import uvicorn_config
@@ -69,12 +70,12 @@ class ApiProcess:
 
 
 @contextmanager
-def serve(settings: Settings) -> Iterator[str]:
-    """`create_app(settings)` on a loopback port, served as `captionbot api` serves it (uvicorn on a thread);
-    yields its base URL once it serves."""
+def serve(settings: Settings, app: FastAPI | None = None) -> Iterator[str]:
+    """`app` (by default `create_app(settings)`) on a loopback port, served as `captionbot api` serves it (uvicorn
+    on a thread); yields its base URL once it serves."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn_config(create_app(settings), settings, "127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn_config(app or create_app(settings), settings, "127.0.0.1", 0))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60

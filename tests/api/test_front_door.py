@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from captionbot.api.app import create_app
 from tests.api.conftest import png
 from tests.api.servers import bearer, post_image, serve
 from tests.api.test_failures import problem, with_values
@@ -79,11 +80,15 @@ def test_headers_that_trickle_in_are_answered_408_and_closed(limited, worker):
 def test_a_body_that_trickles_in_is_408_and_gives_its_upload_slot_back(limited, api_key, worker):
     head = (f"POST /v1/captions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {api_key}\r\n"
             "Content-Type: image/png\r\nContent-Length: 1000\r\n\r\n").encode()
-    with serve(with_values(limited, api_request_timeout_s=10.0)) as url, connect(url) as sock:
+    settings = with_values(limited, api_request_timeout_s=10.0)
+    app = create_app(settings)
+    with serve(settings, app) as url, connect(url) as sock:
         sock.sendall(head + png()[:8])
-        for _ in range(20):  # until the slow request has taken the key's only upload slot
-            if (second := post_image(url, png(), api_key)).status_code != 200:
-                break
+        deadline = time.monotonic() + 30
+        while app.state.uploads.in_flight() == 0:  # until the slow request holds the key's only upload slot
+            assert time.monotonic() < deadline, "the slow request never took an upload slot"
+            time.sleep(0.01)
+        second = post_image(url, png(), api_key)
         answer = trickle(sock, b"\xff" * 1000)
         after = post_image(url, png(), api_key)
     status, body = status_and_problem(answer)
