@@ -22,7 +22,8 @@ RECEIVING = (h11.IDLE, h11.SEND_BODY)  # the client's states while its request i
 
 
 def timeout_response(timeout_s: float) -> bytes:
-    detail = f"The request did not arrive whole within {timeout_s:g} seconds; send it again, faster."
+    seconds = "1 second" if timeout_s == 1 else f"{timeout_s:g} seconds"
+    detail = f"The request did not arrive whole within {seconds}; send it again, faster."
     body = json.dumps({"type": "about:blank", "title": "Request Timeout", "status": 408, "detail": detail,
                        "code": "request_timeout"}).encode()
     head = ("HTTP/1.1 408 Request Timeout\r\ncontent-type: application/problem+json\r\n"

@@ -14,6 +14,10 @@ from captionbot.api.auth import Caller
 from captionbot.api.problems import ApiError
 
 
+def images(count: int) -> str:
+    return "1 image" if count == 1 else f"{count} images"
+
+
 class UploadSlots:
     def __init__(self, per_caller: int) -> None:
         self.per_caller = per_caller
@@ -22,7 +26,7 @@ class UploadSlots:
     def take(self, caller: str) -> None:
         """`ApiError` (429, too_many_uploads) when `caller` holds every slot."""
         if self._held[caller] >= self.per_caller:
-            raise ApiError("too_many_uploads", messages.TOO_MANY_UPLOADS.format(count=self.per_caller))
+            raise ApiError("too_many_uploads", messages.TOO_MANY_UPLOADS.format(uploads=images(self.per_caller)))
         self._held[caller] += 1
 
     def in_flight(self) -> int:

@@ -29,7 +29,7 @@ MODEL_WITH_COMPARE = (
     "Send model or compare=true, not both: a compare captions with both models, so model would be ignored."
 )
 CLIENT_GONE = "The connection closed before the whole image arrived; send it again."
-TOO_MANY_UPLOADS = "This key already has {count} images on their way; wait for one to be answered, then send the next."
+TOO_MANY_UPLOADS = "This key already has {uploads} on the way; wait for one to be answered, then send the next."
 REGISTRY_UNREACHABLE = (
     "The model registry cannot be reached right now, so its versions cannot be listed; try again in a minute."
 )

@@ -94,7 +94,7 @@ def test_a_body_that_trickles_in_is_408_and_gives_its_upload_slot_back(limited, 
     status, body = status_and_problem(answer)
     assert status == 408 and body["code"] == "request_timeout" and "within 10 seconds" in body["detail"]
     refused = problem(second, 429, "too_many_uploads")
-    assert refused["detail"] == ("This key already has 1 images on their way; wait for one to be answered, "
+    assert refused["detail"] == ("This key already has 1 image on the way; wait for one to be answered, "
                                  "then send the next.")
     assert after.status_code == 200, after.text
 
