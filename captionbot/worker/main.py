@@ -7,6 +7,8 @@ control commands (hot swap) run in this same process, where the models are.
 import logging
 import sys
 
+from celery import signals
+
 from captionbot.core.metrics import serve_metrics
 from captionbot.core.redis_login import login_refused
 from captionbot.core.settings import get_settings
@@ -38,6 +40,8 @@ def run_worker(name: str, concurrency: int | None, loglevel: str, metrics_port: 
     broker_guard.install(dropper, max_body_bytes(settings.max_image_bytes))
     add_worker_checks(serve_metrics(metrics_port or settings.metrics_port, settings), service.engine, settings)
     app.conf.worker_concurrency = concurrency or settings.worker_concurrency  # the tasks publish it with their pace
+    started = []
+    signals.celeryd_after_setup.connect(lambda sender, instance, **_: started.append(instance), weak=False)
     app.worker_main(
         [
             "worker",
@@ -50,4 +54,6 @@ def run_worker(name: str, concurrency: int | None, loglevel: str, metrics_port: 
             "--without-gossip",
         ]
     )
-    return 0
+    # Celery's own exit status (1 after "Unrecoverable error"), which `worker_main` drops: a supervisor that
+    # restarts on failure must see the worker fail.
+    return started[0].exitcode or 0 if started else 1

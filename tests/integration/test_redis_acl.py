@@ -4,6 +4,8 @@ the API's user asks the workers what they serve, and none of them may FLUSHALL, 
 
 import asyncio
 import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -95,6 +97,7 @@ def test_a_worker_and_a_bot_on_their_own_users_caption_and_none_may_flush(role_u
     finally:
         worker.stop()
     assert answered.error is None and answered.worker == worker.name
+    assert worker.process.returncode == 0  # a warm shutdown
     assert "NOPERM" not in worker.log_text()
     assert worker.name in {reply.worker for reply in statuses}
     for role, url in role_urls.items():
@@ -103,3 +106,22 @@ def test_a_worker_and_a_bot_on_their_own_users_caption_and_none_may_flush(role_u
             with pytest.raises(redis.exceptions.NoPermissionError):
                 client.execute_command(*command)
         client.close()
+
+
+def test_a_worker_whose_user_may_not_take_jobs_exits_with_a_failure(redis_url, service_values, tmp_path):
+    """Celery stops on "Unrecoverable error" (here: NOPERM for BRPOP); a supervisor that restarts on failure, and
+    its operator, must see a failure, not a clean exit."""
+    admin, server = redis.Redis.from_url(redis_url), urlsplit(redis_url)
+    name, password = f"test-nobrpop-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    admin.execute_command("ACL", "SETUSER", name, *compose_users()["worker"], "-brpop", f">{password}")
+    url = f"redis://{name}:{password}@{server.hostname}:{server.port or 6379}{server.path or '/0'}"
+    values = {**service_values, "QUEUE_NAME": f"acl-{uuid.uuid4().hex[:8]}", "REDIS_URL": url}
+    env = service_env(values)
+    try:
+        done = subprocess.run([sys.executable, "-m", "captionbot", "worker"], env=env,
+                              capture_output=True, text=True, timeout=120)
+    finally:
+        admin.acl_deluser(name)
+        admin.close()
+    assert "Unrecoverable error: auth:NoPermissionError" in done.stdout + done.stderr
+    assert done.returncode == 1
