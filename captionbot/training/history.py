@@ -29,7 +29,8 @@ class Listener(Protocol):
 
     def record(self, kind: str, record: dict) -> None: ...
 
-    def close(self) -> None: ...
+    def close(self, error: BaseException | None = None) -> None:
+        """The run has ended: normally (`error` None), or by `error` (Ctrl-C is a KeyboardInterrupt)."""
 
 
 class History:
@@ -46,8 +47,8 @@ class History:
             handle.write(json.dumps({"kind": kind, **record}) + "\n")
         self._tell_all(lambda listener: listener.record(kind, record))
 
-    def close(self) -> None:
-        self._tell_all(lambda listener: listener.close())
+    def close(self, error: BaseException | None = None) -> None:
+        self._tell_all(lambda listener: listener.close(error))
 
     def _tell_all(self, call) -> None:
         """Every listener hears it, even after one raised (a pruner stopping the run stops it for all, but the

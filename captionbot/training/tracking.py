@@ -58,9 +58,9 @@ def open_trackers(names: Sequence[str], output: Path, config: dict) -> list[List
                 opened.append(makers[name](output, parameters(config)))
             except ImportError as err:
                 raise missing(name) from err
-    except BaseException:
+    except BaseException as err:
         for tracker in opened:
-            tracker.close()
+            tracker.close(err)
         raise
     return opened
 
@@ -84,6 +84,13 @@ def scalars(kind: str, record: dict) -> tuple[str, dict[str, float]]:
     return "step", {}
 
 
+def run_status(error: BaseException | None) -> str:
+    """How MLflow names the way a run ended."""
+    if error is None:
+        return "FINISHED"
+    return "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
+
+
 class TensorBoard:
     def __init__(self, output: Path, options: dict) -> None:
         from torch.utils.tensorboard import SummaryWriter
@@ -104,7 +111,7 @@ class TensorBoard:
         for tag, value in figures.items():
             self.writer.add_scalar(tag, value, record[axis])
 
-    def close(self) -> None:
+    def close(self, error: BaseException | None = None) -> None:
         self.writer.close()
 
 
@@ -126,8 +133,8 @@ class MLflow:
         for key, value in figures.items():
             client.log_metric(run_id, key, value, step=record[axis])
 
-    def close(self) -> None:
-        self.mlflow.end_run()
+    def close(self, error: BaseException | None = None) -> None:
+        self.mlflow.end_run(status=run_status(error))
 
 
 class WandB:
@@ -147,5 +154,5 @@ class WandB:
         axis, figures = scalars(kind, record)
         self.run.log({**figures, "epoch": record["epoch"]}, step=record["step"])
 
-    def close(self) -> None:
-        self.run.finish()
+    def close(self, error: BaseException | None = None) -> None:
+        self.run.finish(exit_code=0 if error is None else 1)

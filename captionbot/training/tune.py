@@ -129,7 +129,7 @@ class TrialReporter:
         if self.trial.should_prune():
             raise optuna.TrialPruned(f"val CIDEr {cider:.4f} at epoch {epoch}")
 
-    def close(self) -> None:
+    def close(self, error: BaseException | None = None) -> None:
         pass
 
 

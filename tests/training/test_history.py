@@ -16,7 +16,7 @@ class Pruner:
         if kind == "eval":
             raise Stop(f"pruned at epoch {record['epoch']}")
 
-    def close(self) -> None:
+    def close(self, error: BaseException | None = None) -> None:
         raise Stop("closing failed")
 
 
@@ -27,7 +27,7 @@ class Tracker:
     def record(self, kind: str, record: dict) -> None:
         self.seen.append((kind, record))
 
-    def close(self) -> None:
+    def close(self, error: BaseException | None = None) -> None:
         self.closed = True
 
 

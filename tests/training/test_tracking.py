@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from captionbot.training.history import read_history
-from captionbot.training.train import main, parse_args
+from captionbot.training.options import resolve_train_args
+from captionbot.training.train import main, parse_args, run
 
 FLAGS = ["--base", "random:tiny", "--epochs", "2", "--batch-size", "32", "--lr", "2e-3", "--log-every", "2"]
 VAL_SCORES = ("BLEU-1", "BLEU-4", "METEOR", "ROUGE-L", "CIDEr")
@@ -70,6 +71,33 @@ def test_mlflow_run_holds_the_options_history_and_best_checkpoint(tracked: tuple
     assert history["val/loss"] == [(r["epoch"], pytest.approx(r["val_loss"])) for r in history_of(run, "epoch")]
     for name in VAL_SCORES:
         assert history[f"val/{name}"] == [(r["epoch"], pytest.approx(r[name])) for r in history_of(run, "eval")]
+
+
+class Breaks:
+    """A listener that fails the run at its first evaluation, as a crash mid-run would."""
+
+    def record(self, kind: str, record: dict) -> None:
+        if kind == "eval":
+            raise RuntimeError("the disk filled up")
+
+    def close(self, error: BaseException | None = None) -> None:
+        pass
+
+
+def test_a_run_that_fails_is_marked_failed_in_mlflow(shapes_data: Path, tmp_path: Path, monkeypatch) -> None:
+    from mlflow import MlflowClient
+
+    tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "failures")
+    args = resolve_train_args(parse_args(["--data", str(shapes_data), "--output", str(tmp_path / "run"),
+                                          "--report-to", "mlflow", *FLAGS]))
+    with pytest.raises(RuntimeError, match="the disk filled up"):
+        run(args, listeners=[Breaks()])
+    client = MlflowClient(tracking_uri)
+    [found] = client.search_runs([client.get_experiment_by_name("failures").experiment_id])
+    assert found.info.status == "FAILED"
+    assert [m.step for m in client.get_metric_history(found.info.run_id, "val/CIDEr")] == [1]  # heard before it broke
 
 
 def test_wandb_offline_run_is_written_in_the_run_folder(tracked: tuple[Path, str]) -> None:
