@@ -31,6 +31,9 @@ RECIPE = {
 }
 # What a run recorded before a recipe key existed: runs from before --prompt trained without one.
 UNRECORDED = {"prompt": ""}
+# How a run is run, not what it learns: left out, the defaults, or with --resume the run's own; given with
+# --resume, the new value holds from there on.
+SCHEDULE = {"eval_every": 1, "save_every": 1, "keep_checkpoints": 2, "early_stop": 0, "log_every": 10}
 EPOCHS = 5
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 GENERATION_HELP = "the model's recorded decoding; BLIP's COCO captioner: 3 beams, 5 to 20 tokens with the prompt"
@@ -43,6 +46,10 @@ def _recipe(text: str, key: str) -> str:
     default = RECIPE[key]
     shown = {"warmup_steps": "5%% of the optimizer steps", "prompt": repr(BLIP_PROMPT)}.get(key, default)
     return f"{text} (default: {shown}; with --resume, the run's)"
+
+
+def _schedule(text: str, key: str) -> str:
+    return f"{text} (default: {SCHEDULE[key]}; with --resume, the run's)"
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,7 +65,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         "than the run's extends it, its cosine schedule stretched to the new end)")
     parser.add_argument("--max-steps", type=int, metavar="N",
                         help="stop after N optimizer steps in all, the schedule decaying to zero there (default: "
-                        "the epochs' steps)")
+                        "the epochs' steps; with --resume, the run's)")
     parser.add_argument("--batch-size", type=int, help=_recipe("(image, caption) pairs per micro-batch", "batch_size"))
     parser.add_argument("--grad-accum", type=int, help=_recipe("micro-batches per optimizer step", "grad_accum"))
     parser.add_argument("--lr", type=float, help=_recipe("peak AdamW learning rate", "lr"))
@@ -78,22 +85,25 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction,
                         help=_recipe("random crop, flip (unless the caption says left/right), colour jitter "
                                      "without hue", "augment"))
-    parser.add_argument("--eval-every", type=int, default=1, metavar="N",
-                        help="caption the val split and score CIDEr and BLEU-4 every N epochs, and after the last "
-                        "(default: 1)")
-    parser.add_argument("--save-every", type=int, default=1, metavar="N",
-                        help="write a resumable checkpoint every N epochs, and after the last (default: 1)")
-    parser.add_argument("--keep-checkpoints", type=int, default=2, metavar="K",
-                        help="keep the K newest epoch checkpoints; best/ is always kept (default: 2)")
-    parser.add_argument("--early-stop", type=int, default=0, metavar="N",
-                        help="stop after N evaluations without a better val CIDEr; 0: never (default: 0)")
+    parser.add_argument("--eval-every", type=int, metavar="N",
+                        help=_schedule("caption the val split and score it every N epochs, and after the last",
+                                       "eval_every"))
+    parser.add_argument("--save-every", type=int, metavar="N",
+                        help=_schedule("write a resumable checkpoint every N epochs, and after the last",
+                                       "save_every"))
+    parser.add_argument("--keep-checkpoints", type=int, metavar="K",
+                        help=_schedule("keep the K newest epoch checkpoints; best/ is always kept",
+                                       "keep_checkpoints"))
+    parser.add_argument("--early-stop", type=int, metavar="N",
+                        help=_schedule("stop after N evaluations without a better val CIDEr; 0: never", "early_stop"))
     parser.add_argument("--resume", nargs="?", const="latest", metavar="CHECKPOINT",
                         help="continue a run exactly: from the newest checkpoint in --output, or the one named")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     parser.add_argument("--workers", type=int, help="data loader processes (default: 0 on the CPU, up to 8 on a GPU)")
     add_picture_store_arguments(parser)
-    parser.add_argument("--log-every", type=int, default=10, metavar="N",
-                        help="write the training loss to metrics.jsonl every N optimizer steps (default: 10)")
+    parser.add_argument("--log-every", type=int, metavar="N",
+                        help=_schedule("write the training loss to metrics.jsonl every N optimizer steps",
+                                       "log_every"))
     parser.add_argument("--report-to", default="none", metavar="TRACKERS",
                         help="also send the history to none, or a comma list of tensorboard (RUN/tensorboard), mlflow "
                         "(MLFLOW_TRACKING_URI), wandb (WANDB_MODE=offline for no account) (default: none)")
@@ -188,6 +198,11 @@ def resolve_train_args(args: argparse.Namespace) -> argparse.Namespace:
             raise UsageError(f"{flag} {given!r} differs from the resumed run's {before!r}; --resume continues a run as "
                              f"it was configured: leave {flag} out, or train into a new --output")
         setattr(args, key, before if given is None else given)
+    for key, default in SCHEDULE.items():
+        if getattr(args, key) is None:
+            setattr(args, key, previous.get(key, default))
+    if args.max_steps is None:
+        args.max_steps = previous.get("max_steps")  # the schedule's end, as the run had it
     if args.epochs is None:
         args.epochs = previous.get("epochs") or recorded.get("epochs") or EPOCHS
     args.data = args.data or (Path(previous["data"]) if previous else None)

@@ -32,7 +32,7 @@ from captionbot.training.distributed import World, barrier, join, leave
 from captionbot.training.history import FILE as HISTORY_FILE
 from captionbot.training.history import History, Listener
 from captionbot.training.scratch import write_random_base
-from captionbot.training.options import RECIPE, add_train_arguments, is_random, resolve_train_args
+from captionbot.training.options import RECIPE, SCHEDULE, add_train_arguments, is_random, resolve_train_args
 from captionbot.training.tracking import open_trackers
 from captionbot.training.trainer import Trainer, TrainState
 
@@ -104,9 +104,12 @@ def run_process(world: World, device: torch.device, args: argparse.Namespace, li
     else:  # the history, checkpoints and trackers are rank 0's
         history = History(None, listeners)
     try:
-        return train_epochs(trainer, args, history, output, config, processor)
-    finally:
-        history.close()
+        code = train_epochs(trainer, args, history, output, config, processor)
+    except BaseException as err:
+        history.close(err)
+        raise
+    history.close()
+    return code
 
 
 def train_epochs(trainer: Trainer, args: argparse.Namespace, history: History, output: Path, config: dict,
@@ -164,9 +167,7 @@ def training_config(args: argparse.Namespace, data: DataSet, processor, start: s
         "max_steps": args.max_steps,
         "decoding": Decoding(prompt=args.prompt).to_dict(),
         "image_size": ImageSpec.from_processor(processor.image_processor).size,
-        "eval_every": args.eval_every,
-        "save_every": args.save_every,
-        "early_stop": args.early_stop,
+        **{key: getattr(args, key) for key in SCHEDULE},
         "device": str(device),
         "world_size": world.size,  # processes, each with --batch-size pairs a micro-batch
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__},

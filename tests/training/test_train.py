@@ -101,6 +101,14 @@ def test_max_steps_ends_the_run_where_the_schedule_ends(shapes_data: Path, tmp_p
     assert (output / "best" / "config.json").is_file() and (output / "checkpoint-epoch-0002").is_dir()
     rates = [r["lr"] for r in read_history(output / "metrics.jsonl") if r["kind"] == "train"]
     assert len(rates) == 14 and rates[-1] < rates[1] * 0.05
+    # Resumed without the flags, the run keeps its own --max-steps and --log-every: the same end, the same rates.
+    resumed = tmp_path / "resumed"
+    shutil.copytree(output, resumed)
+    shutil.rmtree(resumed / "checkpoint-epoch-0002")
+    assert main(["--output", str(resumed), "--resume"]) == 0
+    assert [(r["epoch"], r["step"]) for r in epochs_of(resumed)] == [(1, 12), (2, 14)]
+    again = [r["lr"] for r in read_history(resumed / "metrics.jsonl") if r["kind"] == "train"]
+    assert again == pytest.approx(rates, rel=1e-6)
 
 
 def test_resume_refuses_a_changed_recipe(tiny_run: Path, capsys) -> None:
