@@ -56,4 +56,6 @@ def run_worker(name: str, concurrency: int | None, loglevel: str, metrics_port: 
     )
     # Celery's own exit status (1 after "Unrecoverable error"), which `worker_main` drops: a supervisor that
     # restarts on failure must see the worker fail.
-    return started[0].exitcode or 0 if started else 1
+    if not started:  # Celery stopped before it made its worker (it has printed why)
+        return 1
+    return started[0].exitcode or 0
