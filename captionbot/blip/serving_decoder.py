@@ -23,9 +23,12 @@ UNSUPPORTED = ("repetition_penalty", "no_repeat_ngram_size", "encoder_no_repeat_
 
 
 def supports(model) -> bool:
-    """Whether this decoder reproduces `generate` for the model: plain Linear layers (not an int8 model) and a
-    generation config that asks for nothing but beams, lengths, length penalty and early stopping."""
-    if any(type(module).__module__.startswith(("torch.ao", "torchao")) for module in model.text_decoder.modules()):
+    """Whether this decoder reproduces `generate` for the model: a text decoder of plain Linear layers and
+    weights (not quantized: CPU_INT8 quantizes the vision encoder only) and a generation config that asks for
+    nothing but beams, lengths, length penalty and early stopping."""
+    decoder = model.text_decoder
+    quantized = ("torch.ao", "torchao")
+    if any(type(part).__module__.startswith(quantized) for part in [*decoder.modules(), *decoder.parameters()]):
         return False
     config, default = model.text_decoder.generation_config, GenerationConfig()
     return all(getattr(config, name, None) == getattr(default, name, None) for name in UNSUPPORTED)

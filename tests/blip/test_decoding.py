@@ -42,13 +42,22 @@ def test_max_words_cuts_captions(tiny_loaded):
     assert len(caption.split()) <= 10
 
 
-def test_int8_cpu_option_loads_and_captions(tiny_checkpoint):
+def test_int8_cpu_option_quantizes_the_vision_encoder_only(tiny_checkpoint, tiny_loaded):
     from captionbot.blip.loading import ModelSource, load_model
 
-    loaded = load_model("pretrained", ModelSource(str(tiny_checkpoint), "t"), torch.device("cpu"), torch.float32, cpu_int8=True)
-    assert any(type(p).__module__.startswith("torchao.quantization") for p in loaded.model.parameters())
-    assert loaded.decoder is None  # int8 weights decode with transformers' generate
-    (caption,) = beam_captions(loaded, pixels(1), beams=2, max_words=10)
+    loaded = load_model("pretrained", ModelSource(str(tiny_checkpoint), "t"), torch.device("cpu"), torch.float32,
+                        cpu_int8=True)
+    quantized = {name.split(".")[0] for name, weight in loaded.model.named_parameters()
+                 if type(weight).__module__.startswith("torchao.quantization")}
+    assert quantized == {"vision_model"}  # the text decoder stays fp32, stepped by the serving decoder
+    assert loaded.decoder is not None
+    images = pixels(4)
+    int8, fp32 = encode_images(loaded, images), encode_images(tiny_loaded, images)
+    assert not torch.equal(int8, fp32)
+    # What tells the images apart survives quantization (their shared part would hide a broken int8 path).
+    int8, fp32 = int8 - int8.mean(0), fp32 - fp32.mean(0)
+    assert (int8 - fp32).norm() < 0.01 * fp32.norm()
+    (caption,) = beam_captions(loaded, images[:1], beams=2, max_words=10)
     assert caption.strip()
 
 

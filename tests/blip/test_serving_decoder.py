@@ -8,12 +8,13 @@ from dataclasses import replace
 
 import pytest
 import torch
+from torchao.quantization import Int8DynamicActivationInt8WeightConfig, quantize_
 from transformers import LogitsProcessorList, TopKLogitsWarper, TopPLogitsWarper
 
 from captionbot.blip import reference
 from captionbot.blip.decoder import KVCache
 from captionbot.blip.decoding import beam_captions, encode_images, token_limits
-from captionbot.blip.loading import ModelSource, load_model
+from captionbot.blip.loading import ModelSource, int8_vision, load_model
 from captionbot.blip.search import RowSampler
 from captionbot.blip.serving_decoder import ServingDecoder, supports
 from captionbot.core.jobs import MAX_WORDS
@@ -67,6 +68,20 @@ def test_beam_search_and_greedy_give_generates_tokens(ending, static: bool) -> N
             assert served == expected, (seed, beams, max_words)
             lengths.update(len(tokens) for tokens in expected)
     assert len(lengths) >= 5  # rows ended at many different steps, some at the limit
+
+
+def test_images_from_the_int8_vision_encoder_decode_to_generates_tokens(ending) -> None:
+    """CPU_INT8 quantizes the vision encoder only; the serving decoder still gives generate's tokens."""
+    loaded = replace(ending, model=int8_vision(copy.deepcopy(ending.model)))
+    decoder = ServingDecoder(loaded.model, static=False)
+    embeds = encode_images(loaded, pixels(6, seed=1))
+    expected, served = compare(loaded, decoder, embeds, 3, 20)
+    assert served == expected
+    assert len({len(tokens) for tokens in expected}) > 1
+    assert supports(loaded.model)
+    whole = copy.deepcopy(loaded.model)
+    quantize_(whole.text_decoder, Int8DynamicActivationInt8WeightConfig())
+    assert not supports(whole)  # an int8 text decoder is decoded by generate
 
 
 def test_the_comparison_fails_on_a_cache_left_in_the_wrong_order(ending, monkeypatch) -> None:
