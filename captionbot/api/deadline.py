@@ -16,14 +16,15 @@ from asyncio import TimerHandle, Transport
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from captionbot.core.errors import seconds_phrase
+
 log = logging.getLogger(__name__)
 
 RECEIVING = (h11.IDLE, h11.SEND_BODY)  # the client's states while its request is not yet whole
 
 
 def timeout_response(timeout_s: float) -> bytes:
-    seconds = "1 second" if timeout_s == 1 else f"{timeout_s:g} seconds"
-    detail = f"The request did not arrive whole within {seconds}; send it again, faster."
+    detail = f"The request did not arrive whole within {seconds_phrase(timeout_s)}; send it again, faster."
     body = json.dumps({"type": "about:blank", "title": "Request Timeout", "status": 408, "detail": detail,
                        "code": "request_timeout"}).encode()
     head = ("HTTP/1.1 408 Request Timeout\r\ncontent-type: application/problem+json\r\n"

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from captionbot.core.csv_cells import written_cell
-from captionbot.core.errors import CaptionError, InvalidOptions, UsageError
+from captionbot.core.errors import ACCEPTED_IMAGES, CaptionError, InvalidOptions, UsageError
 from captionbot.core.images import IMAGE_SUFFIXES
 from captionbot.core.jobs import MODEL_NAMES, Job, JobResult, Mode, make_options
 from captionbot.commands.verbosity import Verbosity
@@ -19,7 +19,6 @@ MAX_IN_FLIGHT = 32
 NOT_PUBLISHED = "not_published"  # a compare's fine-tuned side where no fine-tuned model is published
 REDIS_PROBE_S = 2.0
 SECOND_LOOK_S = 2.5  # the no-worker answer within 5 s: a 2 s broadcast, then this one
-SUFFIXES_SAID = "JPEG, PNG, WebP, GIF or BMP"
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -87,7 +86,7 @@ def find_images(raw_paths: list[str]) -> tuple[list[Path], list[str]]:
             files = sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p.relative_to(path)))
             found = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
             images += found
-            passed_over += [f"{p}: skipped, not an image ({SUFFIXES_SAID})" for p in files if p not in found]
+            passed_over += [f"{p}: skipped, not an image ({ACCEPTED_IMAGES})" for p in files if p not in found]
             if not found:
                 passed_over.append(f"{raw}: no images in this folder")
         elif path.is_file():
@@ -138,14 +137,18 @@ def _queue_models(wanted: tuple[str, ...], verbosity: Verbosity):
     settings = get_settings()
     url = settings.redis_url.get_secret_value()
     redis_at = f"Redis at {sanitize_url(url)}"
+
+    def unreachable(err: Exception) -> UsageError:
+        return UsageError(f"{redis_at} cannot be reached ({type(err).__name__}); leave out --queue to caption "
+                          "in-process")
+
     client = redis.Redis.from_url(url, socket_connect_timeout=REDIS_PROBE_S, socket_timeout=REDIS_PROBE_S)
     try:
         client.ping()  # once, briefly: Celery would retry a Redis that does not answer for seconds
     except redis.AuthenticationError as err:
         raise UsageError(login_refused(url) or f"{redis_at} refused the login") from err
     except (redis.RedisError, OSError) as err:
-        raise UsageError(f"{redis_at} cannot be reached ({type(err).__name__}); leave out --queue to caption "
-                         "in-process") from err
+        raise unreachable(err) from err
     finally:
         client.close()
     app = make_celery(settings)
@@ -155,8 +158,7 @@ def _queue_models(wanted: tuple[str, ...], verbosity: Verbosity):
         workers = serving_workers(app, settings.queue_name) or serving_workers(app, settings.queue_name,
                                                                                SECOND_LOOK_S)
     except (OperationalError, redis.RedisError, OSError) as err:
-        raise UsageError(f"{redis_at} cannot be reached ({type(err).__name__}); leave out --queue to caption "
-                         "in-process") from err
+        raise unreachable(err) from err
     if not workers:
         raise UsageError(f"{no_worker(settings.queue_name)} at {redis_at}; start one with `captionbot worker`, "
                          "or leave out --queue to caption in-process")

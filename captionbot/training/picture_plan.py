@@ -24,6 +24,7 @@ DISK_HEADROOM = 1.1  # and writes them to disk while the disk has this much more
 CACHE_DIR = ".picture-store"  # under the data set's folder, unless --picture-dir names another
 ASPECT_SAMPLE = 200  # image headers read to estimate augmentation pictures' size
 
+
 @dataclass(frozen=True)
 class Plan:
     """Which store a run's pictures go to and what it takes."""

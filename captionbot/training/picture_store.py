@@ -1,7 +1,8 @@
 """Where training pictures wait between their decode and their batch: `memory` (decoded once, kept in RAM),
 `disk` (decoded once into a memory-mapped file under the data set, reused by later runs), or `decode` (read
-from the image file on every access); `picture_plan.py` picks one. Every store hands out uint8 arrays of the same pixels: the memory and
-the disk store pack the pictures one after another in one flat buffer with an index of offsets and shapes.
+from the image file on every access); `picture_plan.py` picks one. Every store hands out uint8 arrays of the
+same pixels: the memory and the disk store pack the pictures one after another in one flat buffer with an
+index of offsets and shapes.
 
 The disk store's folder is named by a digest of what made it: each file's path, size and modification time,
 what was read of it (`kind`: model pictures or augmentation pictures, and their side) and Pillow's version.
@@ -176,8 +177,8 @@ def process_exists(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except PermissionError:  # another user's process
+        pass
     return True
 
 
