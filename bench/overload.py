@@ -57,7 +57,7 @@ async def measure(values: dict[str, str], args: argparse.Namespace) -> None:
     print(f"outcomes: {dict(counts)}")
     print(f"goodput, second half: {goodput:.1f} jobs/s = {goodput / capacity:.0%} of capacity")
     print(f"longest broker list: {watch.longest} (cap {args.cap} + concurrency {CONCURRENCY} = {args.cap + CONCURRENCY})")
-    print(f"captioned after the sender gave up: {wasted} of {counts['timed_out']} timed out (batch size {CONCURRENCY})")
+    print(f"captioned and stored after the sender's deadline: {wasted} (batch size {CONCURRENCY}); senders told timed out: {counts['timed_out']}")
 
 
 def main() -> None:

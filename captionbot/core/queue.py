@@ -1,7 +1,8 @@
 """The queue client: send a job to the workers by task name and await its result.
 
 Senders never import the worker: `send_task` names the task. `caption` awaits the result from asyncio on the
-Redis result backend's own publish channel, so a bot's event loop is never blocked; `caption_sync` is the
+Redis result backend's own publish channel (and looks at the stored result once more when the wait ends, in
+case a busy loop read the channel late), so a bot's event loop is never blocked; `caption_sync` is the
 blocking twin for scripts. Every job carries the deadline its sender waits until, also as Celery's `expires`:
 no worker computes it after that.
 """
@@ -74,7 +75,10 @@ class CaptionQueue:
             try:
                 meta = await asyncio.wait_for(result, max(0.0, job.deadline - time.time()))
             except asyncio.TimeoutError as err:
-                raise TimedOut() from err
+                # A busy event loop reads the result channel late: a result stored in time still answers.
+                meta = await waiter.stored(job.job_id)
+                if meta is None:
+                    raise TimedOut() from err
         return _job_result(job.job_id, meta)
 
     async def depth(self) -> int:
@@ -165,6 +169,14 @@ class _ResultWaiter:
             raise ServiceUnavailable() from err
         payload = stored if stored is not None else await future
         return self._backend.decode_result(payload)
+
+    async def stored(self, task_id: str) -> dict | None:
+        """The result stored for `task_id`, if any, read directly rather than from the channel."""
+        try:
+            stored = await self._client.get(self._backend.get_key_for_task(task_id).decode())
+        except (redis.RedisError, OSError):
+            return None
+        return None if stored is None else self._backend.decode_result(stored)
 
     async def _unsubscribe(self, key: str) -> None:
         self._futures.pop(key, None)

@@ -2,7 +2,8 @@
 timeouts, the service keeps answering. The shape is asserted, not the speed (bench/overload.py prints the
 figures): the broker's list stays within the cap plus the worker's threads, the senders beyond capacity are
 told "busy" rather than left to time out, captions keep coming in the second half, and at most one batch's
-worth of jobs is computed for senders who had already given up."""
+worth of jobs is stored after their senders' deadlines (computed for someone who had given up; judged by the
+stored result's time, not by when the loaded test process got round to reading it)."""
 
 import asyncio
 import collections
@@ -53,4 +54,4 @@ def test_four_times_capacity_for_ten_timeouts_keeps_answering(service_values, tm
     assert longest <= CAP + CONCURRENCY
     assert counts["busy"] > counts["timed_out"], counts
     assert answered_per_second(outcomes, 5 * TIMEOUT_S, 10 * TIMEOUT_S) > 0
-    assert wasted <= CONCURRENCY, f"{wasted} jobs captioned after their senders gave up"
+    assert wasted <= CONCURRENCY, f"{wasted} jobs captioned after their senders' deadlines"
