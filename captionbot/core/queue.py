@@ -70,15 +70,9 @@ class CaptionQueue:
             await admission.admit(job.job_id, timeout)
         except (redis.RedisError, OSError) as err:
             raise ServiceUnavailable() from err
-        async with waiter.watch(job.job_id) as result:
+        async with waiter.watch(job.job_id, job.deadline) as result:
             await asyncio.to_thread(self.send, job)
-            try:
-                meta = await asyncio.wait_for(result, max(0.0, job.deadline - time.time()))
-            except asyncio.TimeoutError as err:
-                # A busy event loop reads the result channel late: a result stored in time still answers.
-                meta = await waiter.stored(job.job_id)
-                if meta is None:
-                    raise TimedOut() from err
+            meta = await result
         return _job_result(job.job_id, meta)
 
     async def depth(self) -> int:
@@ -144,8 +138,8 @@ class _ResultWaiter:
         # redis-py's PubSub opens its connection lazily: concurrent first subscribes would open several.
         self._commands = asyncio.Lock()
 
-    def watch(self, task_id: str) -> "_Watch":
-        return _Watch(self, task_id)
+    def watch(self, task_id: str, deadline: float) -> "_Watch":
+        return _Watch(self, task_id, deadline)
 
     async def _subscribe(self, task_id: str) -> tuple[str, asyncio.Future]:
         key = self._backend.get_key_for_task(task_id).decode()
@@ -161,22 +155,28 @@ class _ResultWaiter:
             self._reader = asyncio.create_task(self._read())
         return key, future
 
-    async def _result(self, key: str, future: asyncio.Future) -> dict:
-        # The result may have been stored before the subscription took effect: look once, then wait.
+    async def _result(self, key: str, future: asyncio.Future, deadline: float) -> dict:
+        """The stored result: looked up once (it may have been stored before the subscription took effect),
+        else awaited on the channel until `deadline`, then looked up once more (a busy event loop may read the
+        channel late, and a result stored in time still answers). `TimedOut` when there is none."""
         try:
-            stored = await self._client.get(key)
+            payload = await self._client.get(key)
         except (redis.RedisError, OSError) as err:
             raise ServiceUnavailable() from err
-        payload = stored if stored is not None else await future
+        if payload is None:
+            try:
+                payload = await asyncio.wait_for(future, max(0.0, deadline - time.time()))
+            except asyncio.TimeoutError as err:
+                payload = await self._last_look(key)
+                if payload is None:
+                    raise TimedOut() from err
         return self._backend.decode_result(payload)
 
-    async def stored(self, task_id: str) -> dict | None:
-        """The result stored for `task_id`, if any, read directly rather than from the channel."""
+    async def _last_look(self, key: str) -> bytes | None:
         try:
-            stored = await self._client.get(self._backend.get_key_for_task(task_id).decode())
+            return await self._client.get(key)
         except (redis.RedisError, OSError):
-            return None
-        return None if stored is None else self._backend.decode_result(stored)
+            return None  # the wait is over either way: the sender is told it timed out
 
     async def _unsubscribe(self, key: str) -> None:
         self._futures.pop(key, None)
@@ -219,14 +219,18 @@ class _ResultWaiter:
 class _Watch:
     """Subscribe before sending, so a result published before we listen is never missed."""
 
-    def __init__(self, waiter: _ResultWaiter, task_id: str) -> None:
+    def __init__(self, waiter: _ResultWaiter, task_id: str, deadline: float) -> None:
         self._waiter = waiter
         self._task_id = task_id
+        self._deadline = deadline
         self._key = ""
+        self._result: asyncio.Future[dict] | None = None
 
     async def __aenter__(self) -> "asyncio.Future[dict]":
         self._key, future = await self._waiter._subscribe(self._task_id)
-        return asyncio.ensure_future(self._waiter._result(self._key, future))
+        self._result = asyncio.ensure_future(self._waiter._result(self._key, future, self._deadline))
+        return self._result
 
     async def __aexit__(self, *exc: object) -> None:
+        self._result.cancel()  # still waiting only when sending failed; nothing once done
         await self._waiter._unsubscribe(self._key)
